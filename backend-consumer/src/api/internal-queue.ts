@@ -1,0 +1,43 @@
+/**
+ * The local push path: the dev-only consumer Worker (worker/dev-consumer) hands each queue batch to these routes
+ * and acks or retries each message by the answer. Production uses the HTTP pull client instead; both call
+ * `processBatch`. Guarded by a shared token because it writes to the database.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import type { Db } from "mongodb";
+import { processBatch } from "../drain/process-batch.ts";
+import { storeDeadLetters } from "../store/dead-letters.ts";
+
+const batchSchema = z.object({
+  queue: z.string(),
+  messages: z.array(z.object({ id: z.string().min(1), body: z.unknown(), attempts: z.number().int().positive() })),
+});
+
+export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: string, f?: Record<string, unknown>) => void }) {
+  const app = new Hono();
+  app.use("*", async function requireToken(c, next) {
+    if (c.req.header("authorization") !== `Bearer ${deps.token}`) return c.json({ error: "unauthorized" }, 401);
+    await next();
+  });
+
+  app.post("/batch", async (c) => {
+    const parsed = batchSchema.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: "invalid_batch", message: parsed.error.message }, 400);
+    const outcomes = await processBatch(parsed.data.messages, { db: deps.db, log: deps.log });
+    return c.json({ outcomes });
+  });
+
+  app.post("/dead-letter", async (c) => {
+    const parsed = batchSchema.safeParse(await c.req.json().catch(() => null));
+    if (!parsed.success) return c.json({ error: "invalid_batch", message: parsed.error.message }, 400);
+    const deadAt = new Date();
+    await storeDeadLetters(
+      deps.db,
+      parsed.data.messages.map((m) => ({ messageId: m.id, queue: parsed.data.queue, body: m.body, attempts: m.attempts, deadAt })),
+    );
+    deps.log("dead-lettered", { count: parsed.data.messages.length, queue: parsed.data.queue });
+    return c.json({ outcomes: parsed.data.messages.map((m) => ({ id: m.id, action: "ack" })) });
+  });
+  return app;
+}

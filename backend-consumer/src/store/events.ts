@@ -1,0 +1,84 @@
+/** Writing events: unordered bulk inserts where a duplicate event id counts as success. */
+import { MongoBulkWriteError, MongoServerError, type Db } from "mongodb";
+import type { Geo, QueueMessage, TrackerEvent } from "#contracts";
+import { COLLECTIONS } from "./mongo.ts";
+
+export const DUPLICATE_KEY = 11000;
+
+/** One stored event. `eventId` is the client's id; `(siteId, eventId)` is unique. */
+export interface EventDocument {
+  siteId: string;
+  eventId: string;
+  type: TrackerEvent["type"];
+  ts: Date;
+  receivedAt: Date;
+  sessionId: string;
+  visitorId: string;
+  name?: string;
+  page?: TrackerEvent["page"];
+  props?: Record<string, unknown>;
+  form?: TrackerEvent["form"];
+  traits?: Record<string, unknown>;
+  userId?: string;
+  consent?: TrackerEvent["consent"];
+  geo: Geo;
+  ip: string | null;
+  ua: string | null;
+  createdAt: Date;
+}
+
+/** Explodes one queue message into its event documents. */
+export function toEventDocuments(message: QueueMessage, now = new Date()): EventDocument[] {
+  return message.events.map((e) => {
+    const doc: EventDocument = {
+      siteId: message.siteId,
+      eventId: e.id,
+      type: e.type,
+      ts: new Date(e.ts),
+      receivedAt: new Date(message.receivedAt),
+      sessionId: e.sessionId,
+      visitorId: e.visitorId,
+      geo: message.geo,
+      ip: message.ip,
+      ua: message.ua,
+      createdAt: now,
+    };
+    for (const key of ["name", "page", "props", "form", "traits", "userId", "consent"] as const) {
+      if (e[key] !== undefined) (doc as unknown as Record<string, unknown>)[key] = e[key];
+    }
+    return doc;
+  });
+}
+
+/** Result of a bulk insert: which input positions failed for a reason other than "already stored". */
+export interface InsertResult {
+  inserted: number;
+  duplicates: number;
+  failed: { index: number; error: Error }[];
+}
+
+/**
+ * Inserts unordered so one failure does not stop the rest. Duplicate keys are successes (the event is already
+ * stored). Any other per-document error is reported by index; an error that is not per-document (connection lost,
+ * server down) is thrown, because nothing about the batch's fate is known.
+ */
+export async function insertEvents(db: Db, docs: EventDocument[]): Promise<InsertResult> {
+  if (docs.length === 0) return { inserted: 0, duplicates: 0, failed: [] };
+  // insertMany mutates its input by adding _id; copy so a retry of the same documents stays clean.
+  const batch = docs.map((d) => ({ ...d }));
+  try {
+    const res = await db.collection(COLLECTIONS.events).insertMany(batch, { ordered: false });
+    return { inserted: res.insertedCount, duplicates: 0, failed: [] };
+  } catch (err) {
+    if (!(err instanceof MongoBulkWriteError)) throw err;
+    const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    if (writeErrors.length === 0) throw err;
+    let duplicates = 0;
+    const failed: InsertResult["failed"] = [];
+    for (const we of writeErrors) {
+      if (we.code === DUPLICATE_KEY) duplicates++;
+      else failed.push({ index: we.index, error: new MongoServerError({ message: we.errmsg ?? "write error", code: we.code }) });
+    }
+    return { inserted: err.result.insertedCount, duplicates, failed };
+  }
+}

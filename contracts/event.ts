@@ -1,0 +1,80 @@
+/**
+ * The event wire format: what the browser SDK sends to the edge in `POST /v1/events`.
+ * Every event carries a client-generated id so that any retry, anywhere, stays idempotent downstream.
+ */
+import { z } from "zod";
+
+export const EVENT_TYPES = [
+  "page_view",
+  "form_interaction",
+  "form_submission",
+  "identify",
+  "track",
+  "session_start",
+  "engagement",
+] as const;
+
+/** Limits that keep a request inside `fetch(..., { keepalive: true })`'s 64 KB budget. */
+export const MAX_EVENTS_PER_REQUEST = 50;
+export const MAX_REQUEST_BYTES = 64 * 1024;
+export const MAX_EVENT_BYTES = 32 * 1024;
+
+const shortId = z.string().min(1).max(128);
+const url = z.string().max(4096);
+const bag = z.record(z.string().max(256), z.unknown());
+
+export const pageSchema = z.object({
+  url,
+  path: url.optional(),
+  title: z.string().max(1024).optional(),
+  referrer: url.optional(),
+});
+
+export const formSchema = z.object({
+  formId: z.string().min(1).max(256),
+  name: z.string().max(256).optional(),
+  fields: z.record(z.string().max(256), z.string().max(8192)),
+  trigger: z.string().max(64).optional(),
+  progress: z
+    .object({
+      completed: z.array(z.string().max(256)).max(200),
+      total: z.number().int().nonnegative(),
+      percent: z.number().min(0).max(100),
+    })
+    .optional(),
+});
+
+export const eventSchema = z.object({
+  id: z.uuid(),
+  type: z.enum(EVENT_TYPES),
+  /** Client clock, epoch milliseconds. The edge adds its own `receivedAt`. */
+  ts: z.number().int().positive(),
+  sessionId: shortId,
+  visitorId: shortId,
+  /** Event name for `track`. */
+  name: z.string().min(1).max(256).optional(),
+  page: pageSchema.optional(),
+  props: bag.optional(),
+  form: formSchema.optional(),
+  traits: bag.optional(),
+  userId: z.string().max(256).optional(),
+  consent: z.enum(["granted", "denied", "unknown"]).optional(),
+});
+
+/** The request envelope. `siteKey` sits in the body because `sendBeacon` cannot set headers. */
+export const ingestRequestSchema = z.object({
+  siteKey: z.string().min(1).max(64),
+  sentAt: z.number().int().positive().optional(),
+  events: z.array(z.unknown()),
+});
+
+export type TrackerEvent = z.infer<typeof eventSchema>;
+export type EventType = TrackerEvent["type"];
+export type PageInfo = z.infer<typeof pageSchema>;
+export type IngestRequest = Omit<z.infer<typeof ingestRequestSchema>, "events"> & { events: TrackerEvent[] };
+
+/** What `POST /v1/events` answers with a 202. */
+export interface IngestResponse {
+  accepted: number;
+  rejected: { index: number; error: string }[];
+}

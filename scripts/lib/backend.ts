@@ -1,0 +1,58 @@
+/** Runs the backend (backend-consumer/src/main.ts) as its own Node process, as it runs in production. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import { join } from "node:path";
+import { ROOT, toolEnv } from "./paths.ts";
+
+export interface BackendOptions {
+  port: number;
+  mongoUri: string;
+  mongoDb?: string;
+  internalToken: string;
+  logFile: string;
+}
+
+export interface BackendHandle {
+  url: string;
+  child: ChildProcess;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startBackend(opts: BackendOptions): Promise<BackendHandle> {
+  const env = toolEnv({
+    MONGODB_URI: opts.mongoUri,
+    INTERNAL_PUSH_TOKEN: opts.internalToken,
+    BACKEND_PORT: String(opts.port),
+    ...(opts.mongoDb ? { MONGODB_DB: opts.mongoDb } : {}),
+  });
+  const child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "backend-consumer/src/main.ts")], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log = createWriteStream(opts.logFile, { flags: "a" });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const url = `http://127.0.0.1:${opts.port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`backend exited with code ${child.exitCode}; see ${opts.logFile}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`backend not healthy within 30 s; see ${opts.logFile}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    child,
+    stop: (signal = "SIGTERM") =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill(signal);
+      }),
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * MariaDB for local runs and tests: Debian's `mariadb-server` binaries run from our own data dir and port, with a
+ * `tracker` database and user. Skipped entirely when MARIADB_URL points at an existing server.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { portOpen, readPid, spawnService, stopPid, waitForPort, type ServiceHandle } from "./process.ts";
+
+const MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) => existsSync(p)) ?? "mariadbd";
+
+export async function ensureMariadb(opts: { port: number; dataDir: string }): Promise<ServiceHandle> {
+  const fromEnv = process.env.MARIADB_URL;
+  if (fromEnv) return { url: fromEnv, startedHere: false, stop: async () => {} };
+
+  const dataDir = opts.dataDir;
+  const dbDir = join(dataDir, "db");
+  const socket = join(dataDir, "mariadb.sock");
+  const pidFile = join(dataDir, "mariadb.pid");
+  const url = `mysql://tracker:tracker@127.0.0.1:${opts.port}/tracker`;
+  mkdirSync(dataDir, { recursive: true });
+
+  if (readPid(pidFile) && (await portOpen(opts.port))) return { url, startedHere: false, stop: async () => {} };
+  if (await portOpen(opts.port)) throw new Error(`port ${opts.port} is taken by something that is not our MariaDB`);
+
+  if (!existsSync(join(dbDir, "mysql"))) {
+    mkdirSync(dbDir, { recursive: true });
+    execFileSync(
+      "mariadb-install-db",
+      [`--datadir=${dbDir}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"],
+      { stdio: "ignore" },
+    );
+  }
+  const child = spawnService(
+    MARIADBD,
+    [
+      "--no-defaults",
+      `--datadir=${dbDir}`,
+      `--port=${opts.port}`,
+      "--bind-address=127.0.0.1",
+      `--socket=${socket}`,
+      `--pid-file=${join(dataDir, "mariadbd.pid")}`,
+      "--user=root",
+      "--skip-name-resolve",
+      "--innodb-buffer-pool-size=128M",
+      "--innodb-flush-log-at-trx-commit=2",
+      "--character-set-server=utf8mb4",
+      "--collation-server=utf8mb4_unicode_ci",
+    ],
+    { logFile: join(dataDir, "mariadb.log"), pidFile },
+  );
+  await waitForPort(opts.port, 60_000, "mariadbd", child);
+  // Root has no password on this private, loopback-only instance; the app uses its own user.
+  execFileSync("mariadb", [`--socket=${socket}`, "-uroot", "-e", [
+    "CREATE DATABASE IF NOT EXISTS tracker CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;",
+    "CREATE USER IF NOT EXISTS 'tracker'@'%' IDENTIFIED BY 'tracker';",
+    "CREATE USER IF NOT EXISTS 'tracker'@'localhost' IDENTIFIED BY 'tracker';",
+    "GRANT ALL PRIVILEGES ON *.* TO 'tracker'@'%' WITH GRANT OPTION;",
+    "GRANT ALL PRIVILEGES ON *.* TO 'tracker'@'localhost' WITH GRANT OPTION;",
+  ].join(" ")]);
+  const pid = child.pid!;
+  return { url, startedHere: true, stop: () => stopPid(pid, pidFile, 30_000) };
+}

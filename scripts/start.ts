@@ -1,0 +1,35 @@
+/**
+ * `npm start`: brings the whole local stack up (MariaDB and the MongoDB-compatible server unless MARIADB_URL /
+ * MONGODB_URI are set, the backend, the edge Worker on miniflare with its dev queue consumer, the demo page),
+ * prints the URLs, and stops everything it started on Ctrl-C.
+ */
+import { buildSdk } from "./build-sdk.ts";
+import { DATA_DIR } from "./lib/paths.ts";
+import { startStack } from "./lib/stack.ts";
+import { PORTS } from "./services.ts";
+
+await buildSdk();
+const stack = await startStack({ dataDir: DATA_DIR, ports: PORTS, mongoDb: process.env.MONGODB_DB ?? "tracker" });
+
+console.log(`
+  Lead tracker — local stack is up
+  Demo site     ${stack.demoUrl}
+  Edge Worker   ${stack.edge.url}        (POST /v1/events, GET /sdk/<version>.js, GET /healthz)
+  Backend       ${stack.backend.url}        (GET /healthz)
+  MongoDB       ${stack.mongo.url}  (database "${process.env.MONGODB_DB ?? "tracker"}")
+  MariaDB       ${stack.mariadb.url.replace(/:[^:@/]+@/, ":***@")}
+  Logs          ${DATA_DIR}/*.log
+
+  Press Ctrl-C to stop.
+`);
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log("\nstopping…");
+  await stack.stop();
+  process.exit(0);
+}
+process.on("SIGINT", shutdown);
+process.on("SIGTERM", shutdown);

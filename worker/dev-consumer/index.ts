@@ -1,0 +1,49 @@
+/**
+ * Dev-only queue consumer. Cloudflare's HTTP pull consumers are not emulated locally (workers-sdk #9665), so in
+ * local runs this Worker consumes "tracker-events" with the queue's real semantics (batching, retries,
+ * max_retries, dead-letter queue) and hands each batch to the backend's `processBatch` over HTTP, then acks or
+ * retries every message by the backend's per-message answer. Never deployed.
+ */
+
+interface DevConsumerEnv {
+  BACKEND_URL: string;
+  INTERNAL_PUSH_TOKEN: string;
+  DEAD_LETTER_QUEUE: string;
+}
+
+type Outcome = { id: string; action: "ack" } | { id: string; action: "retry"; delaySeconds?: number };
+
+async function handBatch(batch: MessageBatch, env: DevConsumerEnv): Promise<void> {
+  const path = batch.queue === env.DEAD_LETTER_QUEUE ? "dead-letter" : "batch";
+  let outcomes: Outcome[];
+  try {
+    const res = await fetch(`${env.BACKEND_URL}/internal/queue/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${env.INTERNAL_PUSH_TOKEN}` },
+      body: JSON.stringify({
+        queue: batch.queue,
+        messages: batch.messages.map((m) => ({ id: m.id, body: m.body, attempts: m.attempts })),
+      }),
+    });
+    if (!res.ok) throw new Error(`backend answered ${res.status}`);
+    outcomes = ((await res.json()) as { outcomes: Outcome[] }).outcomes;
+  } catch (err) {
+    // Backend down or failing: nothing was confirmed, so everything comes back later.
+    console.warn(`dev-consumer: ${batch.queue} batch of ${batch.messages.length} retried: ${String(err)}`);
+    batch.retryAll({ delaySeconds: 2 });
+    return;
+  }
+  const byId = new Map(outcomes.map((o) => [o.id, o]));
+  for (const message of batch.messages) {
+    const outcome = byId.get(message.id);
+    if (outcome?.action === "ack") message.ack();
+    else message.retry({ delaySeconds: outcome?.action === "retry" ? (outcome.delaySeconds ?? 0) : 2 });
+  }
+}
+
+export default {
+  async fetch(): Promise<Response> {
+    return new Response("dev consumer: no HTTP routes", { status: 404 });
+  },
+  queue: handBatch,
+} satisfies ExportedHandler<DevConsumerEnv>;

@@ -1,0 +1,25 @@
+/** The edge Worker's Hono app: routes, and the one place where failures become HTTP answers. */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { SDK_VERSION } from "./generated/sdk.ts";
+import { ApiError, NotFound } from "./lib/errors.ts";
+import { eventsRoute } from "./routes/events.ts";
+import { sdkRoute } from "./routes/sdk.ts";
+
+export const app = new Hono<{ Bindings: Env }>();
+
+app.get("/healthz", (c) => c.json({ ok: true, sdkVersion: SDK_VERSION }));
+app.route("/v1/events", eventsRoute);
+app.route("/sdk", sdkRoute);
+
+app.notFound((c) => {
+  const err = NotFound();
+  return c.json(err.toJSON(), err.status);
+});
+
+app.onError(function toJsonError(err, c) {
+  if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+  if (err instanceof HTTPException) return c.json({ error: "http_error", message: err.message }, err.status);
+  console.error("unhandled error", err instanceof Error ? err.stack : String(err));
+  return c.json({ error: "internal_error", message: "Unexpected error." }, 500);
+});
