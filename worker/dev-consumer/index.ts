@@ -5,7 +5,7 @@
  * retries every message by the backend's per-message answer. Never deployed.
  */
 
-interface DevConsumerEnv {
+export interface DevConsumerEnv {
   BACKEND_URL: string;
   INTERNAL_PUSH_TOKEN: string;
   DEAD_LETTER_QUEUE: string;
@@ -13,11 +13,12 @@ interface DevConsumerEnv {
 
 type Outcome = { id: string; action: "ack" } | { id: string; action: "retry"; delaySeconds?: number };
 
-async function handBatch(batch: MessageBatch, env: DevConsumerEnv): Promise<void> {
+/** Hands one batch to the backend and settles each message by its answer. `fetcher` is the runtime's fetch. */
+export async function handBatch(batch: MessageBatch, env: DevConsumerEnv, fetcher: typeof fetch = fetch): Promise<void> {
   const path = batch.queue === env.DEAD_LETTER_QUEUE ? "dead-letter" : "batch";
   let outcomes: Outcome[];
   try {
-    const res = await fetch(`${env.BACKEND_URL}/internal/queue/${path}`, {
+    const res = await fetcher(`${env.BACKEND_URL}/internal/queue/${path}`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${env.INTERNAL_PUSH_TOKEN}` },
       body: JSON.stringify({
@@ -45,5 +46,5 @@ export default {
   async fetch(): Promise<Response> {
     return new Response("dev consumer: no HTTP routes", { status: 404 });
   },
-  queue: handBatch,
+  queue: (batch, env) => handBatch(batch, env),
 } satisfies ExportedHandler<DevConsumerEnv>;

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { decodeMessage, MalformedMessage } from "./decode.ts";
+import { retryDelaySeconds } from "./process-batch.ts";
+import { toEventDocuments } from "../store/events.ts";
+
+const message = {
+  v: 1,
+  siteId: "site-a",
+  receivedAt: 1_700_000_001_000,
+  geo: { country: "DE" },
+  ip: "203.0.113.0",
+  ua: "UA",
+  events: [
+    { id: "6f1c2d3e-4b5a-4c6d-8e7f-112233445566", type: "page_view", ts: 1_700_000_000_000, sessionId: "s", visitorId: "v", page: { url: "https://a/" } },
+  ],
+};
+
+describe("decodeMessage", () => {
+  it("reads a parsed object, JSON text and JSON bytes alike", () => {
+    for (const body of [message, JSON.stringify(message), new TextEncoder().encode(JSON.stringify(message))]) {
+      expect(decodeMessage(body).siteId).toBe("site-a");
+    }
+  });
+
+  it.each([
+    ["not JSON", "{oops"],
+    ["wrong version", { ...message, v: 2 }],
+    ["no events", { ...message, events: [] }],
+    ["an invalid event", { ...message, events: [{ id: "x" }] }],
+    ["null", null],
+  ])("throws MalformedMessage for %s", (_name, body) => {
+    expect(() => decodeMessage(body)).toThrow(MalformedMessage);
+  });
+});
+
+describe("retryDelaySeconds", () => {
+  it.each([
+    [1, 5],
+    [2, 10],
+    [3, 20],
+    [7, 300],
+    [50, 300],
+  ])("attempt %i waits %i s", (attempts, delay) => {
+    expect(retryDelaySeconds(attempts)).toBe(delay);
+  });
+});
+
+describe("toEventDocuments", () => {
+  it("explodes a message into one document per event with the request's enrichment", () => {
+    const now = new Date("2026-01-01T00:00:00Z");
+    const [doc] = toEventDocuments(decodeMessage(message), now);
+    expect(doc).toEqual({
+      siteId: "site-a",
+      eventId: "6f1c2d3e-4b5a-4c6d-8e7f-112233445566",
+      type: "page_view",
+      ts: new Date(1_700_000_000_000),
+      receivedAt: new Date(1_700_000_001_000),
+      sessionId: "s",
+      visitorId: "v",
+      page: { url: "https://a/" },
+      geo: { country: "DE" },
+      ip: "203.0.113.0",
+      ua: "UA",
+      createdAt: now,
+    });
+  });
+});

@@ -1,0 +1,8 @@
+/** Unit tests: pure logic beside the code, in Node. */
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["contracts/**/*.test.ts", "worker/src/**/*.test.ts", "tracker-sdk/src/**/*.test.ts", "backend-consumer/src/**/*.test.ts", "scripts/**/*.test.ts"],
+  },
+});

@@ -1,0 +1,134 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_REQUEST_BYTES, type QueueMessage } from "#contracts";
+import { makeEvent, postEvents, spyOnQueue, call } from "./helpers.ts";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("POST /v1/events", () => {
+  it("accepts a text/plain batch (sendBeacon, preflight-free fetch) and enqueues one message for the request", async () => {
+    const send = spyOnQueue();
+    const events = [makeEvent(), makeEvent({ type: "track", name: "signup" })];
+    const res = await postEvents({ siteKey: "site-a", events });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ accepted: 2, rejected: [] });
+    expect(send).toHaveBeenCalledTimes(1);
+    const [message, options] = send.mock.calls[0]!;
+    expect(options).toEqual({ contentType: "json" });
+    const msg = message as QueueMessage;
+    expect(msg.v).toBe(1);
+    expect(msg.siteId).toBe("site-a");
+    expect(msg.events.map((e) => e.id)).toEqual(events.map((e) => e.id));
+    expect(msg.receivedAt).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it("accepts application/json", async () => {
+    const send = spyOnQueue();
+    const res = await postEvents({ siteKey: "site-a", events: [makeEvent()] }, { "content-type": "application/json; charset=utf-8" });
+    expect(res.status).toBe(202);
+    expect(send).toHaveBeenCalledTimes(1);
+  });
+
+  it("keeps the valid events beside invalid ones and names each rejected index", async () => {
+    const send = spyOnQueue();
+    const good = makeEvent();
+    const res = await postEvents({ siteKey: "site-a", events: [{ type: "page_view" }, good, makeEvent({ id: "not-a-uuid" })] });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { accepted: number; rejected: { index: number; error: string }[] };
+    expect(body.accepted).toBe(1);
+    expect(body.rejected.map((r) => r.index)).toEqual([0, 2]);
+    expect(body.rejected[1]!.error).toMatch(/^id:/);
+    expect((send.mock.calls[0]![0] as QueueMessage).events.map((e) => e.id)).toEqual([good.id]);
+  });
+
+  it("rejects a single event over 32 KB without losing the rest", async () => {
+    const send = spyOnQueue();
+    const big = makeEvent({ props: { blob: "x".repeat(33 * 1024) } });
+    const res = await postEvents({ siteKey: "site-a", events: [big, makeEvent()] });
+    expect(res.status).toBe(202);
+    const body = (await res.json()) as { accepted: number; rejected: { index: number; error: string }[] };
+    expect(body).toMatchObject({ accepted: 1, rejected: [{ index: 0 }] });
+    expect(body.rejected[0]!.error).toMatch(/32768 bytes/);
+    expect(send).toHaveBeenCalledTimes(1);
+  });
+
+  it("drops a repeated event id inside one batch", async () => {
+    const e = makeEvent();
+    const res = await postEvents({ siteKey: "site-a", events: [e, e] });
+    expect(await res.json()).toEqual({ accepted: 1, rejected: [{ index: 1, error: "duplicate event id in batch" }] });
+  });
+
+  it("anonymises the client address and forwards the user agent", async () => {
+    const send = spyOnQueue();
+    await postEvents(
+      { siteKey: "site-a", events: [makeEvent()] },
+      { "content-type": "text/plain", "cf-connecting-ip": "203.0.113.77", "user-agent": "TestAgent/1.0" },
+    );
+    const msg = send.mock.calls[0]![0] as QueueMessage;
+    expect(msg.ip).toBe("203.0.113.0");
+    expect(msg.ua).toBe("TestAgent/1.0");
+    expect(JSON.stringify(msg)).not.toContain("203.0.113.77");
+  });
+
+  describe("bad input gets a JSON 4xx and enqueues nothing", () => {
+    const cases: [string, () => Promise<Response>, number, string][] = [
+      ["malformed JSON", () => postEvents('{"siteKey":"a","events":[', { "content-type": "text/plain" }), 400, "invalid_json"],
+      ["a body that is not an envelope", () => postEvents([makeEvent()]), 400, "invalid_batch"],
+      ["a missing site key", () => postEvents({ events: [makeEvent()] }), 400, "invalid_batch"],
+      ["an empty batch", () => postEvents({ siteKey: "a", events: [] }), 400, "empty_batch"],
+      ["more than 50 events", () => postEvents({ siteKey: "a", events: Array.from({ length: 51 }, () => makeEvent()) }), 400, "too_many_events"],
+      ["a batch where every event is invalid", () => postEvents({ siteKey: "a", events: [{}, { id: 1 }] }), 400, "no_valid_events"],
+      ["an unsupported content type", () => postEvents({ siteKey: "a", events: [makeEvent()] }, { "content-type": "application/xml" }), 415, "unsupported_media_type"],
+      [
+        "a body over 64 KB",
+        () => postEvents({ siteKey: "a", events: [makeEvent({ props: { pad: "y".repeat(MAX_REQUEST_BYTES) } })] }),
+        413,
+        "payload_too_large",
+      ],
+      [
+        "a body over 64 KB sent without Content-Length (streamed)",
+        () => {
+          const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+          let sent = 0;
+          const body = new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (sent++ < 6) controller.enqueue(chunk);
+              else controller.close();
+            },
+          });
+          return call("/v1/events", { method: "POST", body, headers: { "content-type": "text/plain" } });
+        },
+        413,
+        "payload_too_large",
+      ],
+    ];
+
+    it.each(cases)("%s", async (_name, request, status, code) => {
+      const send = spyOnQueue();
+      const res = await request();
+      expect(res.status).toBe(status);
+      expect(res.headers.get("content-type")).toMatch(/application\/json/);
+      expect(((await res.json()) as { error: string }).error).toBe(code);
+      expect(send).not.toHaveBeenCalled();
+    });
+  });
+
+  it("answers 503 with Retry-After when the queue refuses the message", async () => {
+    spyOnQueue().mockRejectedValueOnce(new Error("queue down"));
+    const res = await postEvents({ siteKey: "a", events: [makeEvent()] });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(await res.json()).toMatchObject({ error: "queue_unavailable" });
+  });
+
+  it("answers a CORS preflight for JSON posts from any page", async () => {
+    const res = await call("/v1/events", {
+      method: "OPTIONS",
+      headers: { origin: "https://shop.example", "access-control-request-method": "POST", "access-control-request-headers": "content-type" },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://shop.example");
+    expect(res.headers.get("access-control-allow-methods")).toContain("POST");
+  });
+});
