@@ -17,7 +17,6 @@ export interface EdgeOptions {
   /** Seconds the local queue waits to fill a batch (Cloudflare's max_batch_timeout). */
   batchTimeout?: number;
   maxRetries?: number;
-  /** Pass `request.cf` geo fields to the Worker (miniflare otherwise serves placeholders). */
 }
 
 /** Writes the dev consumer's wrangler config: its backend URL and token differ per run, so it is generated. */
@@ -41,10 +40,12 @@ max_batch_timeout = ${opts.batchTimeout ?? 1}
 max_retries = ${opts.maxRetries ?? 5}
 dead_letter_queue = "tracker-events-dlq"
 
+# Dead letters wait (retrying) until the backend is up to store them; they are never dropped locally.
 [[queues.consumers]]
 queue = "tracker-events-dlq"
 max_batch_size = 100
 max_batch_timeout = 1
+max_retries = 100
 `;
   writeFileSync(file, toml);
   return file;
@@ -74,8 +75,18 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   await waitForPort(opts.port, 90_000, "wrangler dev", child);
+  const url = `http://127.0.0.1:${opts.port}`;
+  // The port opens before the runtime has loaded the Workers; a bad config only shows once they answer.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}; see ${join(opts.dataDir, "edge.log")}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`the Worker did not answer /healthz within 60 s; see ${join(opts.dataDir, "edge.log")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return {
-    url: `http://127.0.0.1:${opts.port}`,
+    url,
     child,
     stop: () =>
       new Promise<void>((resolve) => {

@@ -16,6 +16,8 @@ const batchSchema = z.object({
 
 export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: string, f?: Record<string, unknown>) => void }) {
   const app = new Hono();
+  // Counters since start: what an operator (or a test) reads to know the queue has been drained.
+  const stats = { batches: 0, acked: 0, retried: 0, deadLettered: 0 };
   app.use("*", async function requireToken(c, next) {
     if (c.req.header("authorization") !== `Bearer ${deps.token}`) return c.json({ error: "unauthorized" }, 401);
     await next();
@@ -25,6 +27,8 @@ export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: st
     const parsed = batchSchema.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: "invalid_batch", message: parsed.error.message }, 400);
     const outcomes = await processBatch(parsed.data.messages, { db: deps.db, log: deps.log });
+    stats.batches++;
+    for (const o of outcomes) stats[o.action === "ack" ? "acked" : "retried"]++;
     return c.json({ outcomes });
   });
 
@@ -36,8 +40,10 @@ export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: st
       deps.db,
       parsed.data.messages.map((m) => ({ messageId: m.id, queue: parsed.data.queue, body: m.body, attempts: m.attempts, deadAt })),
     );
+    stats.deadLettered += parsed.data.messages.length;
     deps.log("dead-lettered", { count: parsed.data.messages.length, queue: parsed.data.queue });
     return c.json({ outcomes: parsed.data.messages.map((m) => ({ id: m.id, action: "ack" })) });
   });
+  app.get("/stats", (c) => c.json(stats));
   return app;
 }

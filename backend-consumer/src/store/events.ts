@@ -79,6 +79,7 @@ export async function insertEvents(db: Db, docs: EventDocument[]): Promise<Inser
       if (we.code === DUPLICATE_KEY) duplicates++;
       else failed.push({ index: we.index, error: new MongoServerError({ message: we.errmsg ?? "write error", code: we.code }) });
     }
-    return { inserted: err.result.insertedCount, duplicates, failed };
+    // Derived, not read from err.result.insertedCount: mongo-java-server reports the batch size there.
+    return { inserted: docs.length - duplicates - failed.length, duplicates, failed };
   }
 }

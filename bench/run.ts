@@ -1,0 +1,39 @@
+/**
+ * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
+ * and the command. `npm run bench -- <name>` runs one (names: latency).
+ */
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { ROOT } from "../scripts/lib/paths.ts";
+import { e2eLatency } from "./e2e-latency.ts";
+import type { BenchResult } from "./stats.ts";
+
+const BENCHES: Record<string, () => Promise<BenchResult>> = {
+  latency: () => e2eLatency(),
+};
+
+const only = process.argv.slice(2);
+const results: BenchResult[] = [];
+for (const [name, run] of Object.entries(BENCHES)) {
+  if (only.length && !only.includes(name)) continue;
+  console.log(`\n▶ ${name}`);
+  const result = await run();
+  for (const line of result.lines) console.log(`  ${line}`);
+  results.push(result);
+}
+
+if (only.length === 0) {
+  const date = new Date().toISOString().slice(0, 10);
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "unknown"}), ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}`;
+  const body = [
+    "# Benchmark results",
+    "",
+    `Measured ${date} with \`npm run bench\` on ${machine}. Every figure below comes from that one run.`,
+    "",
+    ...results.flatMap((r) => [`## ${r.name}`, "", ...r.lines.map((l) => `- ${l}`), ""]),
+  ].join("\n");
+  writeFileSync(join(ROOT, "bench/RESULTS.md"), body);
+  console.log("\nwrote bench/RESULTS.md");
+}
+process.exit(0);

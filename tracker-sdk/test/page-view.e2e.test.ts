@@ -1,0 +1,85 @@
+/**
+ * End to end on real parts: headless Chromium opens the demo page, the SDK sends a page_view to the Worker on
+ * miniflare, the local queue hands it to the backend, and the document lands in MongoDB.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Browser } from "playwright-core";
+import { connectMongo, type Mongo } from "../../backend-consumer/src/store/mongo.ts";
+import { startStack, type Stack } from "../../scripts/lib/stack.ts";
+import { launchBrowser } from "../../scripts/testing/browser.ts";
+import { eventually, uniqueDbName } from "../../scripts/testing/mongo.ts";
+import { queueStats } from "../../scripts/testing/stack.ts";
+import { TEST_DATA_DIR, TEST_PORTS } from "../../scripts/testing/ports.ts";
+
+let stack: Stack;
+let browser: Browser;
+let mongo: Mongo;
+
+beforeAll(async () => {
+  const dbName = uniqueDbName("e2e");
+  stack = await startStack({ dataDir: TEST_DATA_DIR, ports: TEST_PORTS, mongoDb: dbName, siteKey: "demo-site" });
+  mongo = await connectMongo(stack.mongo.url, dbName);
+  browser = await launchBrowser();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await mongo?.db.dropDatabase();
+  await mongo?.close();
+  await stack?.stop();
+});
+
+describe("page view, browser to MongoDB", () => {
+  it("stores the demo page's page_view with the expected fields", async () => {
+    const page = await browser.newPage();
+    const sent = page.waitForRequest((r) => r.url().endsWith("/v1/events") && r.method() === "POST");
+    await page.goto(stack.demoUrl);
+    const request = await sent;
+    expect(request.headers()["content-type"]).toMatch(/^text\/plain/);
+    const [event] = JSON.parse(request.postData()!).events;
+
+    const events = mongo.db.collection("events");
+    const doc = await eventually(async () => (await events.findOne({ eventId: event.id })) ?? undefined, 15_000, "the page_view document");
+    expect(doc).toMatchObject({
+      siteId: "demo-site",
+      type: "page_view",
+      sessionId: event.sessionId,
+      visitorId: event.visitorId,
+      page: { url: stack.demoUrl, path: "/", title: "Acme Plumbing — demo site" },
+      ip: "127.0.0.0",
+    });
+    expect(doc.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(doc.ua).toContain("HeadlessChrome");
+    expect(doc.ts).toBeInstanceOf(Date);
+    expect(doc.receivedAt.getTime()).toBeGreaterThanOrEqual(doc.ts.getTime() - 60_000);
+
+    // A second view in the same tab keeps the visitor and session, with a new event id.
+    const again = page.waitForRequest((r) => r.url().endsWith("/v1/events"));
+    await page.reload();
+    const [second] = JSON.parse((await again).postData()!).events;
+    expect(second.visitorId).toBe(event.visitorId);
+    expect(second.sessionId).toBe(event.sessionId);
+    expect(second.id).not.toBe(event.id);
+    await page.close();
+  });
+
+  it("stores one document when the same batch is posted twice", async () => {
+    const event = {
+      id: crypto.randomUUID(),
+      type: "page_view",
+      ts: Date.now(),
+      sessionId: "s-dup",
+      visitorId: "v-dup",
+      page: { url: "https://shop.example/" },
+    };
+    const body = JSON.stringify({ siteKey: "demo-site", events: [event] });
+    const before = await queueStats(stack);
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${stack.edge.url}/v1/events`, { method: "POST", body, headers: { "content-type": "text/plain" } });
+      expect(res.status).toBe(202);
+    }
+    // Both requests became their own queue message; wait until the backend has acked both.
+    await eventually(async () => ((await queueStats(stack)).acked >= before.acked + 2 ? true : undefined), 15_000, "two acks");
+    expect(await mongo.db.collection("events").countDocuments({ eventId: event.id })).toBe(1);
+  });
+});
