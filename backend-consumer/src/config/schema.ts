@@ -1,0 +1,157 @@
+/**
+ * Tenant configuration in MariaDB: the single source of truth for the drizzle migrations under drizzle/.
+ * Tenants (agencies) own sites; sites own forms; forms own fields; a field has at most one CRM mapping.
+ * `config_changes` is written only by triggers (drizzle/0001_change_capture.sql), so any committed SQL change —
+ * through the admin API or not — is seen by the KV sync.
+ */
+import { sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  datetime,
+  index,
+  int,
+  json,
+  mysqlEnum,
+  mysqlTable,
+  uniqueIndex,
+  varchar,
+} from "drizzle-orm/mysql-core";
+
+const id = () => varchar("id", { length: 36 }).primaryKey();
+const timestamps = {
+  createdAt: datetime("created_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+  updatedAt: datetime("updated_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`).$onUpdate(() => new Date()),
+};
+
+/** Site-level settings kept as one JSON document (validated by `siteSettingsSchema` in contracts). */
+export interface SiteSettingsColumn {
+  features?: Record<string, boolean>;
+  consentMode?: "opt-in" | "opt-out" | "cookieless";
+  respectDoNotTrack?: boolean;
+  retentionDays?: number;
+  debug?: boolean;
+}
+
+export const tenants = mysqlTable("tenants", {
+  id: id(),
+  name: varchar("name", { length: 255 }).notNull(),
+  ...timestamps,
+});
+
+export const sites = mysqlTable(
+  "sites",
+  {
+    id: id(),
+    tenantId: varchar("tenant_id", { length: 36 })
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: varchar("name", { length: 255 }).notNull(),
+    domain: varchar("domain", { length: 255 }).notNull(),
+    /** Public key embedded in the snippet; the KV key of the compiled config. */
+    siteKey: varchar("site_key", { length: 64 }).notNull(),
+    active: boolean("active").notNull().default(true),
+    allowedOrigins: json("allowed_origins").$type<string[]>().notNull().default([]),
+    settings: json("settings").$type<SiteSettingsColumn>().notNull().default({}),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("sites_site_key_unique").on(t.siteKey), index("sites_tenant_idx").on(t.tenantId)],
+);
+
+export const forms = mysqlTable(
+  "forms",
+  {
+    id: id(),
+    siteId: varchar("site_id", { length: 36 })
+      .notNull()
+      .references(() => sites.id, { onDelete: "cascade" }),
+    name: varchar("name", { length: 255 }).notNull(),
+    /** Glob-like pattern of page URLs/paths the form appears on (`*` matches anything); empty = every page. */
+    pageUrlPattern: varchar("page_url_pattern", { length: 1024 }).notNull().default(""),
+    selector: varchar("selector", { length: 500 }).notNull(),
+    alternativeSelectors: json("alternative_selectors").$type<string[]>().notNull().default([]),
+    active: boolean("active").notNull().default(true),
+    metadata: json("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    ...timestamps,
+  },
+  (t) => [index("forms_site_idx").on(t.siteId)],
+);
+
+export const fields = mysqlTable(
+  "fields",
+  {
+    id: id(),
+    formId: varchar("form_id", { length: 36 })
+      .notNull()
+      .references(() => forms.id, { onDelete: "cascade" }),
+    selector: varchar("selector", { length: 500 }).notNull(),
+    name: varchar("name", { length: 255 }).notNull(),
+    type: varchar("type", { length: 50 }).notNull(),
+    label: varchar("label", { length: 255 }),
+    required: boolean("required").notNull().default(false),
+    validationRules: json("validation_rules").$type<Record<string, unknown>>().notNull().default({}),
+    displayOrder: int("display_order").notNull().default(0),
+    sensitive: boolean("sensitive").notNull().default(false),
+    ...timestamps,
+  },
+  (t) => [index("fields_form_idx").on(t.formId)],
+);
+
+export const fieldMappings = mysqlTable(
+  "field_mappings",
+  {
+    id: id(),
+    fieldId: varchar("field_id", { length: 36 })
+      .notNull()
+      .references(() => fields.id, { onDelete: "cascade" }),
+    targetEntity: varchar("target_entity", { length: 100 }).notNull(),
+    targetField: varchar("target_field", { length: 100 }).notNull(),
+    transform: varchar("transform", { length: 100 }),
+    required: boolean("required").notNull().default(false),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("field_mappings_field_unique").on(t.fieldId)],
+);
+
+export const users = mysqlTable(
+  "users",
+  {
+    id: id(),
+    tenantId: varchar("tenant_id", { length: 36 })
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    email: varchar("email", { length: 320 }).notNull(),
+    role: mysqlEnum("role", ["agency", "location"]).notNull(),
+    /** Site ids a location user may manage; ignored for agency users (they manage every site of the tenant). */
+    allowedSites: json("allowed_sites").$type<string[]>().notNull().default([]),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("users_email_unique").on(t.email), index("users_tenant_idx").on(t.tenantId)],
+);
+
+/**
+ * One row per committed change that affects a site's compiled config, written by triggers. The auto-increment id
+ * is global and strictly increasing, so it doubles as the config `version`. Both the old and the new site key are
+ * recorded when a key changes, so the old KV entry is removed.
+ */
+export const configChanges = mysqlTable(
+  "config_changes",
+  {
+    id: bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
+    siteKey: varchar("site_key", { length: 64 }).notNull(),
+    source: varchar("source", { length: 32 }).notNull(),
+    createdAt: datetime("created_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+    processedAt: datetime("processed_at", { fsp: 3 }),
+  },
+  (t) => [index("config_changes_pending_idx").on(t.processedAt, t.id), index("config_changes_site_key_idx").on(t.siteKey)],
+);
+
+/** What the sync last wrote to KV per site key: makes re-runs idempotent and the reconcile cheap. */
+export const kvSyncState = mysqlTable("kv_sync_state", {
+  siteKey: varchar("site_key", { length: 64 }).primaryKey(),
+  version: bigint("version", { mode: "number", unsigned: true }).notNull(),
+  hash: varchar("hash", { length: 64 }).notNull(),
+  /** False when the key was deleted from KV (site gone or inactive). */
+  present: boolean("present").notNull(),
+  syncedAt: datetime("synced_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+});

@@ -1,0 +1,68 @@
+/**
+ * The compiled site config: built by the backend's sync from MariaDB, stored in Workers KV under the site key,
+ * inlined by the edge into the loader and read by the SDK. `version` increases with every change.
+ */
+import { z } from "zod";
+
+export const CONSENT_MODES = ["opt-in", "opt-out", "cookieless"] as const;
+
+/** Site settings as tenants edit them (the `settings` JSON column). Unknown keys are refused. */
+export const siteSettingsSchema = z.strictObject({
+  features: z.record(z.string().max(64), z.boolean()).optional(),
+  consentMode: z.enum(CONSENT_MODES).optional(),
+  respectDoNotTrack: z.boolean().optional(),
+  retentionDays: z.number().int().min(1).max(3650).optional(),
+  debug: z.boolean().optional(),
+});
+
+export const DEFAULT_RETENTION_DAYS = 90;
+
+/** Features on unless a site turns them off. */
+export const DEFAULT_FEATURES = {
+  pageViews: true,
+  spa: true,
+  engagement: true,
+  formSubmissions: true,
+  partialLeads: true,
+  /** Capture unconfigured forms that contain an email field. */
+  heuristicForms: true,
+} as const;
+
+export const configFieldSchema = z.object({
+  selector: z.string().min(1),
+  name: z.string().min(1),
+  type: z.string().min(1),
+  label: z.string().optional(),
+  required: z.boolean(),
+  sensitive: z.boolean(),
+});
+
+export const configFormSchema = z.object({
+  id: z.string().min(1),
+  name: z.string(),
+  selector: z.string().min(1),
+  alternativeSelectors: z.array(z.string().min(1)),
+  /** `*` matches any run of characters; empty matches every page. */
+  pageUrlPattern: z.string(),
+  fields: z.array(configFieldSchema),
+});
+
+export const siteConfigSchema = z.object({
+  siteId: z.string().min(1),
+  siteKey: z.string().min(1),
+  version: z.number().int().positive(),
+  features: z.record(z.string(), z.boolean()),
+  consent: z.object({ mode: z.enum(CONSENT_MODES), respectDoNotTrack: z.boolean() }),
+  retentionDays: z.number().int().positive(),
+  debug: z.boolean(),
+  allowedOrigins: z.array(z.string()),
+  forms: z.array(configFormSchema),
+});
+
+export type SiteSettings = z.infer<typeof siteSettingsSchema>;
+export type SiteConfig = z.infer<typeof siteConfigSchema>;
+export type ConfigForm = z.infer<typeof configFormSchema>;
+export type ConfigField = z.infer<typeof configFieldSchema>;
+
+/** The KV key of a site's compiled config. */
+export const configKey = (siteKey: string): string => `site:${siteKey}`;
