@@ -19,7 +19,7 @@ function required(name: string): string {
 export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
   const mongo = await connectMongo(required("MONGODB_URI"), env.MONGODB_DB);
   await ensureIndexes(mongo.db);
-  const app = createApi({ db: mongo.db, internalToken: required("INTERNAL_PUSH_TOKEN"), log });
+  const app = createApi({ db: mongo.db, internalToken: required("INTERNAL_TOKEN"), log });
   const port = Number(env.BACKEND_PORT ?? 8790);
   const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
   log("backend listening", { port });

@@ -21,7 +21,7 @@ export interface BackendHandle {
 export async function startBackend(opts: BackendOptions): Promise<BackendHandle> {
   const env = toolEnv({
     MONGODB_URI: opts.mongoUri,
-    INTERNAL_PUSH_TOKEN: opts.internalToken,
+    INTERNAL_TOKEN: opts.internalToken,
     BACKEND_PORT: String(opts.port),
     ...(opts.mongoDb ? { MONGODB_DB: opts.mongoDb } : {}),
   });

@@ -4,6 +4,7 @@ import { HTTPException } from "hono/http-exception";
 import { SDK_VERSION } from "./generated/sdk.ts";
 import { ApiError, NotFound } from "./lib/errors.ts";
 import { eventsRoute } from "./routes/events.ts";
+import { loaderRoute } from "./routes/loader.ts";
 import { sdkRoute } from "./routes/sdk.ts";
 
 export const app = new Hono<{ Bindings: Env }>();
@@ -11,6 +12,7 @@ export const app = new Hono<{ Bindings: Env }>();
 app.get("/healthz", (c) => c.json({ ok: true, sdkVersion: SDK_VERSION }));
 app.route("/v1/events", eventsRoute);
 app.route("/sdk", sdkRoute);
+app.route("/", loaderRoute);
 
 app.notFound((c) => {
   const err = NotFound();

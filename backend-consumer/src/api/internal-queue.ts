@@ -1,5 +1,5 @@
 /**
- * The local push path: the dev-only consumer Worker (worker/dev-consumer) hands each queue batch to these routes
+ * The local push path: the dev-only consumer Worker (worker/dev-sidecar) hands each queue batch to these routes
  * and acks or retries each message by the answer. Production uses the HTTP pull client instead; both call
  * `processBatch`. Guarded by a shared token because it writes to the database.
  */

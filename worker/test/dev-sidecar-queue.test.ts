@@ -1,8 +1,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { handBatch, type DevConsumerEnv } from "../dev-consumer/index.ts";
+import type { DevSidecarEnv } from "../dev-sidecar/env.ts";
+import { handBatch } from "../dev-sidecar/queue.ts";
 
-const ENV: DevConsumerEnv = { BACKEND_URL: "http://backend.test", INTERNAL_PUSH_TOKEN: "t0k", DEAD_LETTER_QUEUE: "tracker-events-dlq" };
+const ENV = { BACKEND_URL: "http://backend.test", INTERNAL_TOKEN: "t0k", DEAD_LETTER_QUEUE: "tracker-events-dlq" } as DevSidecarEnv;
 
 function batchOf(queue: string, ids: string[]) {
   return createMessageBatch(

@@ -1,26 +1,21 @@
 /**
- * Dev-only queue consumer. Cloudflare's HTTP pull consumers are not emulated locally (workers-sdk #9665), so in
- * local runs this Worker consumes "tracker-events" with the queue's real semantics (batching, retries,
- * max_retries, dead-letter queue) and hands each batch to the backend's `processBatch` over HTTP, then acks or
- * retries every message by the backend's per-message answer. Never deployed.
+ * Local push path for the queue. Cloudflare's HTTP pull consumers are not emulated locally (workers-sdk #9665), so
+ * in local runs this consumes "tracker-events" with the queue's real semantics (batching, retries, max_retries,
+ * dead-letter queue), hands each batch to the backend's `processBatch` over HTTP, and acks or retries every
+ * message by the backend's per-message answer.
  */
-
-export interface DevConsumerEnv {
-  BACKEND_URL: string;
-  INTERNAL_PUSH_TOKEN: string;
-  DEAD_LETTER_QUEUE: string;
-}
+import type { DevSidecarEnv } from "./env.ts";
 
 type Outcome = { id: string; action: "ack" } | { id: string; action: "retry"; delaySeconds?: number };
 
 /** Hands one batch to the backend and settles each message by its answer. `fetcher` is the runtime's fetch. */
-export async function handBatch(batch: MessageBatch, env: DevConsumerEnv, fetcher: typeof fetch = fetch): Promise<void> {
+export async function handBatch(batch: MessageBatch, env: DevSidecarEnv, fetcher: typeof fetch = fetch): Promise<void> {
   const path = batch.queue === env.DEAD_LETTER_QUEUE ? "dead-letter" : "batch";
   let outcomes: Outcome[];
   try {
     const res = await fetcher(`${env.BACKEND_URL}/internal/queue/${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Bearer ${env.INTERNAL_PUSH_TOKEN}` },
+      headers: { "content-type": "application/json", authorization: `Bearer ${env.INTERNAL_TOKEN}` },
       body: JSON.stringify({
         queue: batch.queue,
         messages: batch.messages.map((m) => ({ id: m.id, body: m.body, attempts: m.attempts })),
@@ -30,7 +25,7 @@ export async function handBatch(batch: MessageBatch, env: DevConsumerEnv, fetche
     outcomes = ((await res.json()) as { outcomes: Outcome[] }).outcomes;
   } catch (err) {
     // Backend down or failing: nothing was confirmed, so everything comes back later.
-    console.warn(`dev-consumer: ${batch.queue} batch of ${batch.messages.length} retried: ${String(err)}`);
+    console.warn(`dev-sidecar: ${batch.queue} batch of ${batch.messages.length} retried: ${String(err)}`);
     batch.retryAll({ delaySeconds: 2 });
     return;
   }
@@ -41,10 +36,3 @@ export async function handBatch(batch: MessageBatch, env: DevConsumerEnv, fetche
     else message.retry({ delaySeconds: outcome?.action === "retry" ? (outcome.delaySeconds ?? 0) : 2 });
   }
 }
-
-export default {
-  async fetch(): Promise<Response> {
-    return new Response("dev consumer: no HTTP routes", { status: 404 });
-  },
-  queue: (batch, env) => handBatch(batch, env),
-} satisfies ExportedHandler<DevConsumerEnv>;

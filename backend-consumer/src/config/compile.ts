@@ -1,0 +1,74 @@
+/** Loads one site's configuration from MariaDB and compiles it into the KV contract. */
+import { createHash } from "node:crypto";
+import { and, asc, eq, inArray } from "drizzle-orm";
+import { DEFAULT_FEATURES, DEFAULT_RETENTION_DAYS, siteConfigSchema, siteSettingsSchema, type SiteConfig } from "#contracts";
+import type { ConfigDb } from "./db.ts";
+import { fields, forms, sites } from "./schema.ts";
+
+export interface SiteBundle {
+  site: typeof sites.$inferSelect;
+  forms: (typeof forms.$inferSelect)[];
+  fields: (typeof fields.$inferSelect)[];
+}
+
+/** The site with this key and its active forms and their fields, or null if no such site exists. */
+export async function loadSiteBundle(db: ConfigDb, siteKey: string): Promise<SiteBundle | null> {
+  const [site] = await db.select().from(sites).where(eq(sites.siteKey, siteKey)).limit(1);
+  if (!site) return null;
+  const siteForms = await db
+    .select()
+    .from(forms)
+    .where(and(eq(forms.siteId, site.id), eq(forms.active, true)))
+    .orderBy(asc(forms.createdAt), asc(forms.id));
+  const formFields = siteForms.length
+    ? await db
+        .select()
+        .from(fields)
+        .where(inArray(fields.formId, siteForms.map((f) => f.id)))
+        .orderBy(asc(fields.displayOrder), asc(fields.createdAt), asc(fields.id))
+    : [];
+  return { site, forms: siteForms, fields: formFields };
+}
+
+/**
+ * Pure: the config the edge serves for this site. Settings that fail validation (a direct SQL edit can write
+ * anything) fall back to defaults key by key rather than blocking the whole site.
+ */
+export function compileSiteConfig(bundle: SiteBundle, version: number): SiteConfig {
+  const parsed = siteSettingsSchema.safeParse(bundle.site.settings ?? {});
+  const settings = parsed.success ? parsed.data : {};
+  const config: SiteConfig = {
+    siteId: bundle.site.id,
+    siteKey: bundle.site.siteKey,
+    version,
+    features: { ...DEFAULT_FEATURES, ...settings.features },
+    consent: { mode: settings.consentMode ?? "opt-out", respectDoNotTrack: settings.respectDoNotTrack ?? false },
+    retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    debug: settings.debug ?? false,
+    allowedOrigins: Array.isArray(bundle.site.allowedOrigins) ? bundle.site.allowedOrigins.filter((o) => typeof o === "string") : [],
+    forms: bundle.forms.map((form) => ({
+      id: form.id,
+      name: form.name,
+      selector: form.selector,
+      alternativeSelectors: Array.isArray(form.alternativeSelectors) ? form.alternativeSelectors.filter((s) => typeof s === "string" && s) : [],
+      pageUrlPattern: form.pageUrlPattern,
+      fields: bundle.fields
+        .filter((f) => f.formId === form.id)
+        .map((f) => ({
+          selector: f.selector,
+          name: f.name,
+          type: f.type,
+          ...(f.label ? { label: f.label } : {}),
+          required: f.required,
+          sensitive: f.sensitive,
+        })),
+    })),
+  };
+  return siteConfigSchema.parse(config);
+}
+
+/** Hash of everything but the version: equal hashes mean KV already holds this content. */
+export function contentHash(config: SiteConfig): string {
+  const { version: _version, ...content } = config;
+  return createHash("sha256").update(JSON.stringify(content)).digest("hex");
+}

@@ -1,0 +1,164 @@
+/**
+ * Config sync: MariaDB change rows → compiled site config → Workers KV. At-least-once and idempotent: change rows
+ * are marked processed only after KV accepted the writes, so a crash at any moment repeats work but never loses
+ * it; content already in KV (same hash) is not rewritten. Versions only grow per site key.
+ */
+import { asc, inArray, isNull, sql } from "drizzle-orm";
+import { configKey, type SiteConfig } from "#contracts";
+import { compileSiteConfig, contentHash, loadSiteBundle } from "./compile.ts";
+import type { ConfigDb } from "./db.ts";
+import type { KvClient } from "./kv-client.ts";
+import { configChanges, kvSyncState, sites } from "./schema.ts";
+
+export interface SyncDeps {
+  db: ConfigDb;
+  kv: Pick<KvClient, "bulkPut" | "bulkDelete" | "listKeys" | "get">;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Workers KV accepts one write per second per key; keys written more recently wait for the next pass. */
+  minWriteIntervalMs?: number;
+  now?: () => number;
+}
+
+export interface SyncResult {
+  changes: number;
+  written: string[];
+  deleted: string[];
+  deferred: string[];
+}
+
+type Plan = { key: string; siteKey: string; config: SiteConfig | null; hash: string };
+
+const lastWrite = new WeakMap<SyncDeps["kv"], Map<string, number>>();
+
+async function syncState(db: ConfigDb, siteKeys: string[]) {
+  if (siteKeys.length === 0) return new Map<string, typeof kvSyncState.$inferSelect>();
+  const rows = await db.select().from(kvSyncState).where(inArray(kvSyncState.siteKey, siteKeys));
+  return new Map(rows.map((r) => [r.siteKey, r]));
+}
+
+/** Compiles what KV should hold for each site key (null: the key must not exist). */
+async function plan(db: ConfigDb, versions: Map<string, number>): Promise<Plan[]> {
+  const state = await syncState(db, [...versions.keys()]);
+  const plans: Plan[] = [];
+  for (const [siteKey, changeId] of versions) {
+    const bundle = await loadSiteBundle(db, siteKey);
+    const previous = state.get(siteKey);
+    if (!bundle || !bundle.site.active) {
+      plans.push({ key: configKey(siteKey), siteKey, config: null, hash: "" });
+      continue;
+    }
+    const draft = compileSiteConfig(bundle, Math.max(changeId, 1));
+    const hash = contentHash(draft);
+    // A change row committed late can carry a smaller id than one already synced: never let a version go down.
+    const version = previous?.present && previous.hash === hash ? previous.version : Math.max(changeId, (previous?.version ?? 0) + 1);
+    plans.push({ key: configKey(siteKey), siteKey, config: { ...draft, version }, hash });
+  }
+  return plans;
+}
+
+/** Writes the plans to KV (skipping what the recorded state says is already there) and records the new state. */
+async function apply(deps: SyncDeps, plans: Plan[], force: boolean): Promise<{ written: string[]; deleted: string[] }> {
+  const state = await syncState(deps.db, plans.map((p) => p.siteKey));
+  const puts = plans.filter((p) => p.config && (force || state.get(p.siteKey)?.hash !== p.hash || !state.get(p.siteKey)?.present));
+  const deletes = plans.filter((p) => !p.config && (force || state.get(p.siteKey)?.present !== false));
+  if (puts.length) await deps.kv.bulkPut(puts.map((p) => ({ key: p.key, value: JSON.stringify(p.config) })));
+  if (deletes.length) await deps.kv.bulkDelete(deletes.map((p) => p.key));
+  const touched = [...puts, ...deletes];
+  const stamp = (deps.now ?? Date.now)();
+  const writes = lastWrite.get(deps.kv) ?? new Map<string, number>();
+  lastWrite.set(deps.kv, writes);
+  for (const p of touched) {
+    writes.set(p.siteKey, stamp);
+    const row = { siteKey: p.siteKey, version: p.config?.version ?? 0, hash: p.hash, present: p.config !== null };
+    await deps.db
+      .insert(kvSyncState)
+      .values(row)
+      .onDuplicateKeyUpdate({ set: { version: row.version, hash: row.hash, present: row.present, syncedAt: sql`CURRENT_TIMESTAMP(3)` } });
+  }
+  return { written: puts.map((p) => p.siteKey), deleted: deletes.map((p) => p.siteKey) };
+}
+
+/** One pass over pending change rows. Returns what it did; call it in a loop. */
+export async function syncPending(deps: SyncDeps, batchSize = 500): Promise<SyncResult> {
+  const pending = await deps.db
+    .select({ id: configChanges.id, siteKey: configChanges.siteKey })
+    .from(configChanges)
+    .where(isNull(configChanges.processedAt))
+    .orderBy(asc(configChanges.id))
+    .limit(batchSize);
+  if (pending.length === 0) return { changes: 0, written: [], deleted: [], deferred: [] };
+
+  const now = (deps.now ?? Date.now)();
+  const minInterval = deps.minWriteIntervalMs ?? 1000;
+  const writes = lastWrite.get(deps.kv);
+  const versions = new Map<string, number>();
+  const deferred = new Set<string>();
+  for (const row of pending) {
+    if (writes && now - (writes.get(row.siteKey) ?? -Infinity) < minInterval) deferred.add(row.siteKey);
+    else versions.set(row.siteKey, Math.max(versions.get(row.siteKey) ?? 0, row.id));
+  }
+  const result = await apply(deps, await plan(deps.db, versions), false);
+  const done = pending.filter((r) => versions.has(r.siteKey)).map((r) => r.id);
+  if (done.length) {
+    await deps.db.update(configChanges).set({ processedAt: sql`CURRENT_TIMESTAMP(3)` }).where(inArray(configChanges.id, done));
+  }
+  if (result.written.length || result.deleted.length) deps.log?.("config synced", { written: result.written, deleted: result.deleted });
+  return { changes: done.length, ...result, deferred: [...deferred] };
+}
+
+/**
+ * Full reconcile: recompiles every site and compares with what KV actually holds, rewriting drifted entries and
+ * deleting keys of sites that are gone or inactive. Repairs anything the change feed missed.
+ */
+export async function reconcile(deps: SyncDeps): Promise<{ written: string[]; deleted: string[] }> {
+  const all = await deps.db.select({ siteKey: sites.siteKey }).from(sites);
+  const [{ maxId }] = (await deps.db.select({ maxId: sql<number>`COALESCE(MAX(${configChanges.id}), 1)` }).from(configChanges)) as [{ maxId: number }];
+  const versions = new Map(all.map((s) => [s.siteKey, Number(maxId)]));
+  const inKv = (await deps.kv.listKeys("site:")).map((k) => k.slice("site:".length));
+  for (const key of inKv) if (!versions.has(key)) versions.set(key, Number(maxId));
+
+  const plans = await plan(deps.db, versions);
+  const drifted: Plan[] = [];
+  for (const p of plans) {
+    const current = await deps.kv.get(p.key);
+    if (p.config === null ? current !== null : current === null || contentHashOf(current) !== p.hash) drifted.push(p);
+  }
+  const result = drifted.length ? await apply(deps, drifted, true) : { written: [], deleted: [] };
+  if (drifted.length) deps.log?.("config reconciled", result);
+  return result;
+}
+
+function contentHashOf(stored: string): string {
+  try {
+    return contentHash(JSON.parse(stored) as SiteConfig);
+  } catch {
+    return "";
+  }
+}
+
+/** Runs the sync loop until stopped: a pass every `intervalMs`, a full reconcile at start and every `reconcileMs`. */
+export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; reconcileMs?: number } = {}) {
+  let stopped = false;
+  let lastReconcile = 0;
+  const done = (async () => {
+    while (!stopped) {
+      try {
+        if (Date.now() - lastReconcile > (opts.reconcileMs ?? 5 * 60_000)) {
+          await reconcile(deps);
+          lastReconcile = Date.now();
+        }
+        const result = await syncPending(deps);
+        if (result.changes > 0 && result.deferred.length === 0) continue;
+      } catch (err) {
+        deps.log?.("config sync failed", { error: err instanceof Error ? err.message : String(err) });
+      }
+      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await done;
+    },
+  };
+}

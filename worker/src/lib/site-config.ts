@@ -1,0 +1,28 @@
+/**
+ * Reading a site's compiled config at the edge, through two cache layers whose staleness adds up to a bound:
+ * - an in-isolate memory cache, kept for ISOLATE_TTL_MS (1 s);
+ * - Workers KV reads with `cacheTtl: KV_CACHE_TTL_S` (30 s, the minimum KV allows), on top of KV's own global
+ *   propagation of a new value ("up to 60 s or more", per Cloudflare).
+ * Worst case in production: 1 s + 30 s + propagation. Locally (miniflare KV has no edge cache): 1 s.
+ */
+import { configKey, type SiteConfig } from "#contracts";
+
+export const ISOLATE_TTL_MS = 1000;
+export const KV_CACHE_TTL_S = 30;
+
+const cache = new Map<string, { at: number; config: SiteConfig | null }>();
+const MAX_ENTRIES = 5000;
+
+export async function getSiteConfig(kv: KVNamespace, siteKey: string, now = Date.now()): Promise<SiteConfig | null> {
+  const hit = cache.get(siteKey);
+  if (hit && now - hit.at < ISOLATE_TTL_MS) return hit.config;
+  const config = await kv.get<SiteConfig>(configKey(siteKey), { type: "json", cacheTtl: KV_CACHE_TTL_S });
+  if (cache.size >= MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(siteKey, { at: now, config });
+  return config;
+}
+
+/** For tests: forget everything cached in this isolate. */
+export function clearSiteConfigCache(): void {
+  cache.clear();
+}

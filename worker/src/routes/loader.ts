@@ -1,0 +1,43 @@
+/**
+ * `GET /s/<siteKey>.js`: the loader with the site config inlined (one request for loader + config; the SDK is the
+ * second, and is cached for a year). `GET /v1/config/<siteKey>`: the same config as JSON.
+ */
+import { Hono } from "hono";
+import { SDK_VERSION } from "../generated/sdk.ts";
+import { ApiError } from "../lib/errors.ts";
+import { renderLoader, renderNoopLoader } from "../lib/loader.ts";
+import { getSiteConfig } from "../lib/site-config.ts";
+
+/** Browsers may reuse a loader for 5 s and serve it stale for 30 s more while revalidating (ETag → 304). */
+export const LOADER_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30";
+const SITE_KEY = "[A-Za-z0-9_-]{1,64}";
+
+export const loaderRoute = new Hono<{ Bindings: Env }>();
+
+loaderRoute.get(`/s/:file{${SITE_KEY}\\.js}`, async function serveLoader(c) {
+  const siteKey = c.req.param("file").slice(0, -3);
+  const config = await getSiteConfig(c.env.CONFIG, siteKey);
+  c.header("Content-Type", "application/javascript; charset=utf-8");
+  c.header("Access-Control-Allow-Origin", "*");
+  if (!config) {
+    c.header("Cache-Control", "public, max-age=60");
+    return c.body(renderNoopLoader(siteKey));
+  }
+  const etag = `"${config.version}-${SDK_VERSION}"`;
+  c.header("ETag", etag);
+  c.header("Cache-Control", LOADER_CACHE_CONTROL);
+  if (c.req.header("if-none-match") === etag) return c.body(null, 304);
+  const origin = new URL(c.req.url).origin;
+  return c.body(renderLoader(config, `${origin}/sdk/${SDK_VERSION}.js`, origin));
+});
+
+loaderRoute.get(`/v1/config/:siteKey{${SITE_KEY}}`, async function serveConfig(c) {
+  const config = await getSiteConfig(c.env.CONFIG, c.req.param("siteKey"));
+  if (!config) throw new ApiError(404, "unknown_site", "No active site with that key.");
+  const etag = `"${config.version}"`;
+  c.header("ETag", etag);
+  c.header("Cache-Control", LOADER_CACHE_CONTROL);
+  c.header("Access-Control-Allow-Origin", "*");
+  if (c.req.header("if-none-match") === etag) return c.body(null, 304);
+  return c.json(config);
+});
