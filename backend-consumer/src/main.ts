@@ -1,32 +1,59 @@
 /**
- * The backend process: connects to MongoDB, creates indexes, and serves the HTTP API (which includes the local
- * queue push path). Configuration comes from the environment; see README "Environment".
+ * The backend process: MongoDB (events) and, when MARIADB_URL is set, the config plane (admin API and the KV
+ * sync). Configuration comes from the environment; see README "Environment".
  */
 import { serve } from "@hono/node-server";
 import { createApi } from "./api/app.ts";
+import { connectMariadb } from "./config/db.ts";
+import { KvClient } from "./config/kv-client.ts";
+import { startConfigSync } from "./config/sync.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
 function log(msg: string, fields: Record<string, unknown> = {}): void {
   console.log(JSON.stringify({ t: new Date().toISOString(), msg, ...fields }));
 }
 
-function required(name: string): string {
-  const value = process.env[name];
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
   if (!value) throw new Error(`${name} is not set`);
   return value;
 }
 
+function kvClientFromEnv(env: NodeJS.ProcessEnv): KvClient {
+  return new KvClient({
+    baseUrl: env.KV_API_URL ?? "https://api.cloudflare.com/client/v4",
+    accountId: required(env, "CLOUDFLARE_ACCOUNT_ID"),
+    namespaceId: required(env, "KV_NAMESPACE_ID"),
+    apiToken: required(env, "CLOUDFLARE_API_TOKEN"),
+  });
+}
+
 export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
-  const mongo = await connectMongo(required("MONGODB_URI"), env.MONGODB_DB);
+  const mongo = await connectMongo(required(env, "MONGODB_URI"), env.MONGODB_DB);
   await ensureIndexes(mongo.db);
-  const app = createApi({ db: mongo.db, internalToken: required("INTERNAL_TOKEN"), log });
+  const mariadb = env.MARIADB_URL ? connectMariadb(env.MARIADB_URL) : null;
+  const sync = mariadb
+    ? startConfigSync(
+        { db: mariadb.db, kv: kvClientFromEnv(env), log, minWriteIntervalMs: Number(env.KV_MIN_WRITE_INTERVAL_MS ?? 1000) },
+        { intervalMs: Number(env.SYNC_INTERVAL_MS ?? 100), reconcileMs: Number(env.RECONCILE_INTERVAL_MS ?? 300_000) },
+      )
+    : null;
+  const app = createApi({
+    db: mongo.db,
+    configDb: mariadb?.db ?? null,
+    internalToken: required(env, "INTERNAL_TOKEN"),
+    auth: { hs256Secret: env.JWT_SECRET, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
+    log,
+  });
   const port = Number(env.BACKEND_PORT ?? 8790);
-  const server = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
-  log("backend listening", { port });
+  const server = serve({ fetch: app.fetch, port, hostname: env.BACKEND_HOST ?? "127.0.0.1" });
+  log("backend listening", { port, configPlane: Boolean(mariadb) });
   return {
     port,
     async stop() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await sync?.stop();
+      await mariadb?.close();
       await mongo.close();
     },
   };

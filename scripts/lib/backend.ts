@@ -8,8 +8,14 @@ export interface BackendOptions {
   port: number;
   mongoUri: string;
   mongoDb?: string;
+  mariadbUrl: string;
   internalToken: string;
+  jwtSecret: string;
+  /** The local KV REST API (the dev sidecar on the edge's port). */
+  kvApiUrl: string;
   logFile: string;
+  /** Extra environment, e.g. shorter sync intervals in tests. */
+  env?: Record<string, string>;
 }
 
 export interface BackendHandle {
@@ -21,9 +27,16 @@ export interface BackendHandle {
 export async function startBackend(opts: BackendOptions): Promise<BackendHandle> {
   const env = toolEnv({
     MONGODB_URI: opts.mongoUri,
+    MARIADB_URL: opts.mariadbUrl,
     INTERNAL_TOKEN: opts.internalToken,
+    JWT_SECRET: opts.jwtSecret,
     BACKEND_PORT: String(opts.port),
+    KV_API_URL: opts.kvApiUrl,
+    CLOUDFLARE_ACCOUNT_ID: "local",
+    KV_NAMESPACE_ID: "local",
+    CLOUDFLARE_API_TOKEN: opts.internalToken,
     ...(opts.mongoDb ? { MONGODB_DB: opts.mongoDb } : {}),
+    ...opts.env,
   });
   const child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "backend-consumer/src/main.ts")], {
     cwd: ROOT,

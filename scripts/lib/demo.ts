@@ -10,14 +10,10 @@ export interface DemoOptions {
   siteKey: string;
 }
 
-export function sdkManifest(): { version: string; file: string } {
-  return JSON.parse(readFileSync(join(ROOT, "tracker-sdk/dist/manifest.json"), "utf8"));
-}
-
 export function renderDemoPage(opts: DemoOptions): string {
   const template = readFileSync(join(ROOT, "scripts/demo/index.html"), "utf8");
   return template
-    .replaceAll("{{SDK_URL}}", `${opts.edgeUrl}/sdk/${sdkManifest().version}.js`)
+    .replaceAll("{{EDGE_URL}}", opts.edgeUrl)
     .replaceAll("{{SITE_KEY}}", opts.siteKey);
 }
 

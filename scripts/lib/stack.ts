@@ -6,12 +6,16 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import mysql from "mysql2/promise";
+import { connectMariadb, migrateMariadb } from "../../backend-consumer/src/config/db.ts";
 import { startBackend, type BackendHandle } from "./backend.ts";
 import { startDemo } from "./demo.ts";
 import { startEdge, type EdgeHandle } from "./edge.ts";
 import { ensureMariadb } from "./mariadb.ts";
 import { ensureMongo } from "./mongo.ts";
 import type { ServiceHandle } from "./process.ts";
+import { localJwtSecret } from "./secrets.ts";
+import { seedDemo } from "./seed.ts";
 
 export interface StackPorts {
   worker: number;
@@ -26,6 +30,10 @@ export interface StackOptions {
   ports: StackPorts;
   /** MongoDB database name; tests use their own so they never touch the dev data. */
   mongoDb: string;
+  /** MariaDB database name (created if missing, migrated, seeded with the demo tenant). */
+  mariadbDb?: string;
+  /** Extra backend environment (e.g. SYNC_INTERVAL_MS). */
+  backendEnv?: Record<string, string>;
   siteKey?: string;
   batchTimeout?: number;
   maxRetries?: number;
@@ -38,9 +46,28 @@ export interface Stack {
   edge: EdgeHandle;
   demoUrl: string;
   internalToken: string;
+  jwtSecret: string;
+  /** Connection URL of the stack's MariaDB database. */
+  mariadbUrl: string;
   /** Restarts the backend process (for crash and recovery tests). */
   restartBackend(): Promise<BackendHandle>;
   stop(): Promise<void>;
+}
+
+/** Creates the database if needed, applies migrations, and returns its URL. */
+async function prepareMariadb(serverUrl: string, dbName: string): Promise<string> {
+  const url = new URL(serverUrl);
+  if (url.pathname.slice(1) !== dbName) {
+    const conn = await mysql.createConnection({ uri: serverUrl });
+    try {
+      await conn.query(`CREATE DATABASE IF NOT EXISTS \`${dbName.replace(/`/g, "")}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    } finally {
+      await conn.end();
+    }
+    url.pathname = `/${dbName}`;
+  }
+  await migrateMariadb(url.toString());
+  return url.toString();
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -57,13 +84,28 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ]);
     stops.push(() => mariadb.stop(), () => mongo.stop());
 
+    const mariadbUrl = await prepareMariadb(mariadb.url, opts.mariadbDb ?? "tracker");
+    const demoOrigin = `http://127.0.0.1:${opts.ports.demo}`;
+    const config = connectMariadb(mariadbUrl, { connectionLimit: 2 });
+    try {
+      await seedDemo(config.db, { siteKey: opts.siteKey ?? "demo-site", demoOrigin });
+    } finally {
+      await config.close();
+    }
+
     const internalToken = randomBytes(24).toString("hex");
+    const jwtSecret = localJwtSecret(opts.dataDir);
+    const edgeUrl = `http://127.0.0.1:${opts.ports.worker}`;
     const backendOpts = {
       port: opts.ports.backend,
       mongoUri: mongo.url,
       mongoDb: opts.mongoDb,
+      mariadbUrl,
       internalToken,
+      jwtSecret,
+      kvApiUrl: `${edgeUrl}/client/v4`,
       logFile: join(opts.dataDir, "backend.log"),
+      env: opts.backendEnv,
     };
     const stack = { backend: await startBackend(backendOpts) } as { backend: BackendHandle };
     stops.push(() => stack.backend.stop());
@@ -78,6 +120,14 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     stops.push(() => edge.stop());
 
+    // Ready when the config sync has put the demo site into the edge's KV.
+    const siteKey = opts.siteKey ?? "demo-site";
+    const deadline = Date.now() + 30_000;
+    while (!(await fetch(`${edge.url}/v1/config/${siteKey}`).then((r) => r.ok, () => false))) {
+      if (Date.now() > deadline) throw new Error(`the edge did not serve config for ${siteKey} within 30 s; see backend.log`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
     const demo = await startDemo({ port: opts.ports.demo, edgeUrl: edge.url, siteKey: opts.siteKey ?? "demo-site" });
     stops.push(() => demo.stop());
 
@@ -90,6 +140,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       edge,
       demoUrl: demo.url,
       internalToken,
+      jwtSecret,
+      mariadbUrl,
       async restartBackend() {
         await stack.backend.stop();
         stack.backend = await startBackend(backendOpts);

@@ -1,9 +1,10 @@
 /**
- * The tracker SDK: one IIFE with zero runtime dependencies. It reads its settings from the script tag
- * (`data-site-key`, optional `data-endpoint`; the endpoint defaults to the script's own origin) and sends a
- * `page_view` when it loads. Nothing here may throw into the host page.
+ * The tracker SDK: one IIFE with zero runtime dependencies. Its settings come from the loader (`/s/<key>.js`
+ * leaves the site config in `window.LeadTracker.c` and the edge origin in `.e`) or, without a loader, from its own
+ * script tag (`data-site-key`, optional `data-endpoint`). It sends a `page_view` when it loads. Nothing here may
+ * throw into the host page.
  */
-import type { TrackerEvent } from "#contracts";
+import type { SiteConfig, TrackerEvent } from "#contracts";
 import { sessionId, uuid, visitorId } from "./ids.ts";
 import { send } from "./transport.ts";
 
@@ -13,10 +14,17 @@ function pageInfo(): NonNullable<TrackerEvent["page"]> {
   return page;
 }
 
+interface LoaderGlobal {
+  c?: SiteConfig;
+  e?: string;
+}
+
 function start(script: HTMLScriptElement | null): void {
-  const siteKey = script?.getAttribute("data-site-key");
-  if (!script || !siteKey) return;
-  const endpoint = script.getAttribute("data-endpoint") || new URL(script.src).origin;
+  const loaded = (window as unknown as { LeadTracker?: LoaderGlobal }).LeadTracker;
+  const siteKey = loaded?.c?.siteKey || script?.getAttribute("data-site-key");
+  if (!siteKey) return;
+  const endpoint = loaded?.e || script?.getAttribute("data-endpoint") || (script ? new URL(script.src).origin : "");
+  if (!endpoint) return;
   const now = Date.now();
   const event: TrackerEvent = {
     id: uuid(),

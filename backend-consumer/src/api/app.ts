@@ -1,11 +1,15 @@
-/** The backend's HTTP surface: health, and the local queue push path (admin API arrives with issue B). */
+/** The backend's HTTP surface: health, the admin API (config plane), and the local queue push path. */
 import { Hono } from "hono";
 import type { Db } from "mongodb";
+import type { ConfigDb } from "../config/db.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
 
 export interface ApiDeps {
   db: Db;
+  /** MariaDB; without it the admin API is not served. */
+  configDb: ConfigDb | null;
   internalToken: string;
+  auth: { hs256Secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 

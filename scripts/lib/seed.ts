@@ -1,0 +1,64 @@
+/**
+ * Demo data for local runs: one tenant (agency), the demo site with a contact form, its fields and a CRM mapping,
+ * and two users (agency and location). Idempotent: rows that exist are left alone.
+ */
+import { eq } from "drizzle-orm";
+import type { ConfigDb } from "../../backend-consumer/src/config/db.ts";
+import { fieldMappings, fields, forms, sites, tenants, users } from "../../backend-consumer/src/config/schema.ts";
+
+export const DEMO = {
+  tenantId: "00000000-0000-4000-8000-000000000001",
+  siteId: "00000000-0000-4000-8000-000000000010",
+  formId: "00000000-0000-4000-8000-000000000100",
+  agencyEmail: "agency@demo.test",
+  locationEmail: "location@demo.test",
+} as const;
+
+async function insertIfMissing<T extends { id: string }>(db: ConfigDb, table: typeof tenants | typeof sites | typeof forms | typeof fields | typeof fieldMappings | typeof users, row: T): Promise<void> {
+  const found = await db.select({ id: table.id }).from(table).where(eq(table.id, row.id)).limit(1);
+  if (found.length === 0) await db.insert(table).values(row as never);
+}
+
+export async function seedDemo(db: ConfigDb, opts: { siteKey: string; demoOrigin: string }): Promise<void> {
+  await insertIfMissing(db, tenants, { id: DEMO.tenantId, name: "Demo Agency" });
+  await insertIfMissing(db, sites, {
+    id: DEMO.siteId,
+    tenantId: DEMO.tenantId,
+    name: "Acme Plumbing",
+    domain: new URL(opts.demoOrigin).hostname,
+    siteKey: opts.siteKey,
+    active: true,
+    allowedOrigins: [opts.demoOrigin],
+    settings: { consentMode: "opt-out" },
+  });
+  await insertIfMissing(db, forms, {
+    id: DEMO.formId,
+    siteId: DEMO.siteId,
+    name: "Contact",
+    pageUrlPattern: "",
+    selector: "#contact",
+    alternativeSelectors: ["form[action*=contact]"],
+  });
+  const demoFields = [
+    { id: "00000000-0000-4000-8000-000000001001", selector: "input[name=name]", name: "name", type: "text", label: "Name", displayOrder: 1 },
+    { id: "00000000-0000-4000-8000-000000001002", selector: "input[name=email]", name: "email", type: "email", label: "Email", displayOrder: 2, required: true },
+    { id: "00000000-0000-4000-8000-000000001003", selector: "textarea[name=message]", name: "message", type: "textarea", label: "Message", displayOrder: 3 },
+  ];
+  for (const f of demoFields) await insertIfMissing(db, fields, { formId: DEMO.formId, ...f });
+  await insertIfMissing(db, fieldMappings, {
+    id: "00000000-0000-4000-8000-000000002002",
+    fieldId: "00000000-0000-4000-8000-000000001002",
+    targetEntity: "contact",
+    targetField: "email",
+    transform: "lowercase",
+    required: true,
+  });
+  await insertIfMissing(db, users, { id: "00000000-0000-4000-8000-000000003001", tenantId: DEMO.tenantId, email: DEMO.agencyEmail, role: "agency", allowedSites: [] });
+  await insertIfMissing(db, users, {
+    id: "00000000-0000-4000-8000-000000003002",
+    tenantId: DEMO.tenantId,
+    email: DEMO.locationEmail,
+    role: "location",
+    allowedSites: [DEMO.siteId],
+  });
+}
