@@ -50,7 +50,7 @@ export interface Stack {
   /** Connection URL of the stack's MariaDB database. */
   mariadbUrl: string;
   /** Restarts the backend process (for crash and recovery tests). */
-  restartBackend(): Promise<BackendHandle>;
+  restartBackend(signal?: NodeJS.Signals): Promise<BackendHandle>;
   stop(): Promise<void>;
 }
 
@@ -142,8 +142,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       internalToken,
       jwtSecret,
       mariadbUrl,
-      async restartBackend() {
-        await stack.backend.stop();
+      async restartBackend(signal?: NodeJS.Signals) {
+        await stack.backend.stop(signal);
         stack.backend = await startBackend(backendOpts);
         return stack.backend;
       },
