@@ -1,0 +1,66 @@
+/**
+ * The admin API of the config plane: REST CRUD over sites, forms, fields, field mappings and users, behind bearer
+ * JWT auth, all JSON. The caller mounts it under `/v1`. Writes go to MariaDB only; the change-capture triggers
+ * record each one in `config_changes` for the KV sync.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ConfigDb } from "../../config/db.ts";
+import { requireAuth, type AuthEnv, type AuthOptions } from "../auth.ts";
+import { ApiError, isMissingParent, isRefusedValue, NotFound, PayloadTooLarge, RouteNotFound, ValidationFailed } from "./errors.ts";
+import { registerFieldRoutes } from "./fields.ts";
+import { registerFormRoutes } from "./forms.ts";
+import { registerMappingRoutes } from "./mappings.ts";
+import { registerSiteRoutes } from "./sites.ts";
+import { registerUserRoutes } from "./users.ts";
+
+export interface AdminApiDeps {
+  db: ConfigDb;
+  auth: AuthOptions;
+  /** Largest accepted request body; 413 `payload_too_large` above it. Default 64 KiB. */
+  maxBodyBytes?: number;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const log = deps.log ?? ((msg, fields) => console.error(msg, fields ?? {}));
+  const app = new Hono<AuthEnv>();
+
+  app.use("*", requireAuth(deps.auth));
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: () => {
+        throw PayloadTooLarge(maxBodyBytes);
+      },
+    }),
+  );
+  registerSiteRoutes(app, deps.db);
+  registerFormRoutes(app, deps.db);
+  registerFieldRoutes(app, deps.db);
+  registerMappingRoutes(app, deps.db);
+  registerUserRoutes(app, deps.db);
+  // A catch-all of its own, so an unknown route under the mount point is a JSON 404 whatever the parent does.
+  app.all("*", () => {
+    throw RouteNotFound();
+  });
+  app.notFound((c) => c.json(RouteNotFound().toJSON(), 404));
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+    // The parent row vanished between the ownership check and the insert (a concurrent delete).
+    if (isMissingParent(err)) return c.json(NotFound().toJSON(), 404);
+    // A safety net behind the zod schemas and readBody's checks: a value the database refuses is bad input.
+    if (isRefusedValue(err)) {
+      log("admin api: database refused a value that passed validation", { error: err.message, path: c.req.path });
+      return c.json(ValidationFailed([{ path: "", message: "The database refused a value in this body." }]).toJSON(), 400);
+    }
+    log("admin api error", { error: err.message, method: c.req.method, path: c.req.path });
+    return c.json({ error: "internal_error", message: "Unexpected error." }, 500);
+  });
+  return app;
+}

@@ -1,0 +1,137 @@
+/**
+ * Database rows → response bodies. The output schemas document the responses (OpenAPI) and type the serializers.
+ * MariaDB stores JSON columns as LONGTEXT, so mysql2 hands them back as strings: they are parsed here.
+ */
+import { z } from "zod";
+import { siteSettingsSchema } from "#contracts";
+import type { fieldMappings, fields, forms, sites, users } from "../../config/schema.ts";
+import { ROLES } from "../auth.ts";
+
+const timestamps = { createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() };
+const jsonObject = z.record(z.string(), z.unknown());
+
+export const siteOutSchema = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  name: z.string(),
+  domain: z.string(),
+  siteKey: z.string(),
+  active: z.boolean(),
+  allowedOrigins: z.array(z.string()),
+  settings: siteSettingsSchema,
+  ...timestamps,
+});
+export const formOutSchema = z.object({
+  id: z.string(),
+  siteId: z.string(),
+  name: z.string(),
+  pageUrlPattern: z.string(),
+  selector: z.string(),
+  alternativeSelectors: z.array(z.string()),
+  active: z.boolean(),
+  metadata: jsonObject,
+  ...timestamps,
+});
+export const fieldOutSchema = z.object({
+  id: z.string(),
+  formId: z.string(),
+  selector: z.string(),
+  name: z.string(),
+  type: z.string(),
+  label: z.string().nullable(),
+  required: z.boolean(),
+  validationRules: jsonObject,
+  displayOrder: z.number().int(),
+  sensitive: z.boolean(),
+  ...timestamps,
+});
+export const mappingOutSchema = z.object({
+  id: z.string(),
+  fieldId: z.string(),
+  targetEntity: z.string(),
+  targetField: z.string(),
+  transform: z.string().nullable(),
+  required: z.boolean(),
+  ...timestamps,
+});
+export const userOutSchema = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  email: z.string(),
+  role: z.enum(ROLES),
+  allowedSites: z.array(z.string()),
+  ...timestamps,
+});
+
+export type SiteRow = typeof sites.$inferSelect;
+export type FormRow = typeof forms.$inferSelect;
+export type FieldRow = typeof fields.$inferSelect;
+export type MappingRow = typeof fieldMappings.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
+
+/** A JSON column's value, whether the driver parsed it (MySQL) or not (MariaDB). */
+export function jsonValue<T>(value: T | string): T {
+  return typeof value === "string" ? (JSON.parse(value) as T) : value;
+}
+
+const iso = (row: { createdAt: Date; updatedAt: Date }) => ({
+  createdAt: row.createdAt.toISOString(),
+  updatedAt: row.updatedAt.toISOString(),
+});
+
+export const siteOut = (r: SiteRow): z.infer<typeof siteOutSchema> => ({
+  id: r.id,
+  tenantId: r.tenantId,
+  name: r.name,
+  domain: r.domain,
+  siteKey: r.siteKey,
+  active: r.active,
+  allowedOrigins: jsonValue(r.allowedOrigins),
+  settings: jsonValue(r.settings),
+  ...iso(r),
+});
+
+export const formOut = (r: FormRow): z.infer<typeof formOutSchema> => ({
+  id: r.id,
+  siteId: r.siteId,
+  name: r.name,
+  pageUrlPattern: r.pageUrlPattern,
+  selector: r.selector,
+  alternativeSelectors: jsonValue(r.alternativeSelectors),
+  active: r.active,
+  metadata: jsonValue(r.metadata),
+  ...iso(r),
+});
+
+export const fieldOut = (r: FieldRow): z.infer<typeof fieldOutSchema> => ({
+  id: r.id,
+  formId: r.formId,
+  selector: r.selector,
+  name: r.name,
+  type: r.type,
+  label: r.label,
+  required: r.required,
+  validationRules: jsonValue(r.validationRules),
+  displayOrder: r.displayOrder,
+  sensitive: r.sensitive,
+  ...iso(r),
+});
+
+export const mappingOut = (r: MappingRow): z.infer<typeof mappingOutSchema> => ({
+  id: r.id,
+  fieldId: r.fieldId,
+  targetEntity: r.targetEntity,
+  targetField: r.targetField,
+  transform: r.transform,
+  required: r.required,
+  ...iso(r),
+});
+
+export const userOut = (r: UserRow): z.infer<typeof userOutSchema> => ({
+  id: r.id,
+  tenantId: r.tenantId,
+  email: r.email,
+  role: r.role,
+  allowedSites: jsonValue(r.allowedSites),
+  ...iso(r),
+});

@@ -1,0 +1,125 @@
+/**
+ * Request bodies of the admin API: strict zod objects (unknown keys are refused). Create schemas carry the
+ * defaults; patch schemas take any non-empty subset and never fill defaults in. The OpenAPI document is derived
+ * from these same schemas.
+ */
+import { z } from "zod";
+import { siteSettingsSchema } from "#contracts";
+import { ROLES } from "../auth.ts";
+
+export const SITE_KEY_PATTERN = /^[A-Za-z0-9_-]{3,64}$/;
+const HOSTNAME_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** `https://shop.example` or `http://localhost:8080`: scheme, host and optional port, nothing else. */
+export function isOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === "https:" || url.protocol === "http:") && url.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+const unique = <T>(items: T[]): boolean => new Set(items).size === items.length;
+const text = (max: number) => z.string().trim().min(1).max(max);
+const jsonObject = z.record(z.string(), z.unknown());
+const nonEmpty = (body: object): boolean => Object.keys(body).length > 0;
+const NON_EMPTY = { message: "Send at least one field to change." };
+
+// ---- sites
+const origin = z
+  .string()
+  .max(255)
+  .refine(isOrigin, "Expected an origin like https://shop.example (no path, no trailing slash).")
+  .describe("An origin: scheme, host and optional port, e.g. https://shop.example.");
+const siteFields = {
+  name: text(255),
+  domain: z.string().trim().toLowerCase().regex(HOSTNAME_PATTERN, "Expected a host name like shop.example."),
+  siteKey: z
+    .string()
+    .regex(SITE_KEY_PATTERN, "Expected 3–64 characters of A–Z, a–z, 0–9, _ or -.")
+    .describe("Public key embedded in the snippet; generated (sk_ + 20 characters) when omitted on create."),
+  active: z.boolean(),
+  allowedOrigins: z.array(origin).max(100).refine(unique, "Origins must be unique."),
+  settings: siteSettingsSchema,
+};
+export const siteCreateSchema = z.strictObject({
+  ...siteFields,
+  siteKey: siteFields.siteKey.optional(),
+  active: siteFields.active.default(true),
+  allowedOrigins: siteFields.allowedOrigins.default([]),
+  settings: siteFields.settings.default({}),
+});
+export const sitePatchSchema = z.strictObject(siteFields).partial().refine(nonEmpty, NON_EMPTY);
+
+// ---- forms
+const formFields = {
+  name: text(255),
+  pageUrlPattern: z.string().trim().max(1024).describe("Page URLs or paths the form appears on; * matches any run of characters; empty = every page."),
+  selector: text(500),
+  alternativeSelectors: z.array(text(500)).max(20),
+  active: z.boolean(),
+  metadata: jsonObject,
+};
+export const formCreateSchema = z.strictObject({
+  ...formFields,
+  pageUrlPattern: formFields.pageUrlPattern.default(""),
+  alternativeSelectors: formFields.alternativeSelectors.default([]),
+  active: formFields.active.default(true),
+  metadata: formFields.metadata.default({}),
+});
+export const formPatchSchema = z.strictObject(formFields).partial().refine(nonEmpty, NON_EMPTY);
+
+// ---- fields
+const fieldFields = {
+  selector: text(500),
+  name: text(255),
+  type: text(50).describe("Input type as the SDK sees it: email, tel, text, select, checkbox, ..."),
+  label: z.string().trim().max(255).nullable(),
+  required: z.boolean(),
+  validationRules: jsonObject,
+  displayOrder: z.number().int().min(0).max(1_000_000),
+  sensitive: z.boolean().describe("Sensitive values are never captured by the SDK."),
+};
+export const fieldCreateSchema = z.strictObject({
+  ...fieldFields,
+  label: fieldFields.label.default(null),
+  required: fieldFields.required.default(false),
+  validationRules: fieldFields.validationRules.default({}),
+  displayOrder: fieldFields.displayOrder.default(0),
+  sensitive: fieldFields.sensitive.default(false),
+});
+export const fieldPatchSchema = z.strictObject(fieldFields).partial().refine(nonEmpty, NON_EMPTY);
+
+// ---- mappings
+const mappingFields = {
+  targetEntity: text(100).describe('CRM object the value goes to, e.g. "contact".'),
+  targetField: text(100).describe('Property of that object, e.g. "email".'),
+  transform: text(100).nullable().describe('Named transform applied before the write, e.g. "lowercase"; null for none.'),
+  required: z.boolean(),
+};
+export const mappingCreateSchema = z.strictObject({
+  ...mappingFields,
+  transform: mappingFields.transform.default(null),
+  required: mappingFields.required.default(false),
+});
+export const mappingPatchSchema = z.strictObject(mappingFields).partial().refine(nonEmpty, NON_EMPTY);
+
+// ---- users
+const userFields = {
+  email: z.email().max(320).toLowerCase(),
+  role: z.enum(ROLES),
+  allowedSites: z
+    .array(z.string().min(1).max(36))
+    .max(1000)
+    .refine(unique, "Site ids must be unique.")
+    .describe("Ids of this tenant's sites a location user may manage; ignored for agency users."),
+};
+export const userCreateSchema = z.strictObject({
+  ...userFields,
+  allowedSites: userFields.allowedSites.default([]),
+});
+export const userPatchSchema = z.strictObject(userFields).partial().refine(nonEmpty, NON_EMPTY);
+
+export type SiteCreate = z.output<typeof siteCreateSchema>;
+export type SitePatch = z.output<typeof sitePatchSchema>;

@@ -1,0 +1,72 @@
+/** Sites: an agency manages every site of its tenant; a location user reads and updates only its own sites. */
+import { randomBytes } from "node:crypto";
+import { asc, eq } from "drizzle-orm";
+import type { Hono } from "hono";
+import type { ConfigDb } from "../../config/db.ts";
+import { sites, users } from "../../config/schema.ts";
+import type { AuthEnv } from "../auth.ts";
+import { findSite, requireAgency, siteScope } from "./access.ts";
+import { readBody } from "./body.ts";
+import { Conflict, isDuplicateKey } from "./errors.ts";
+import { jsonValue, siteOut } from "./rows.ts";
+import { siteCreateSchema, sitePatchSchema } from "./schemas.ts";
+
+/** A fresh public site key: `sk_` + 20 url-safe characters (120 random bits). */
+export function generateSiteKey(): string {
+  return `sk_${randomBytes(15).toString("base64url")}`;
+}
+
+const SITE_KEY_TAKEN = () => Conflict("That site key is already in use.", "siteKey");
+
+export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
+  app.get("/sites", async (c) => {
+    const rows = await db.select().from(sites).where(siteScope(c.get("principal"))).orderBy(asc(sites.createdAt), asc(sites.id));
+    return c.json({ items: rows.map(siteOut) });
+  });
+
+  app.post("/sites", async (c) => {
+    const p = c.get("principal");
+    requireAgency(p, "create sites");
+    const body = await readBody(c, siteCreateSchema);
+    const id = crypto.randomUUID();
+    try {
+      await db.insert(sites).values({ ...body, id, tenantId: p.tenantId, siteKey: body.siteKey ?? generateSiteKey() });
+    } catch (err) {
+      if (isDuplicateKey(err, "site_key")) throw SITE_KEY_TAKEN();
+      throw err;
+    }
+    return c.json(siteOut(await findSite(db, p, id)), 201);
+  });
+
+  app.get("/sites/:siteId", async (c) => c.json(siteOut(await findSite(db, c.get("principal"), c.req.param("siteId")))));
+
+  app.patch("/sites/:siteId", async (c) => {
+    const p = c.get("principal");
+    const site = await findSite(db, p, c.req.param("siteId"));
+    const body = await readBody(c, sitePatchSchema);
+    try {
+      await db.update(sites).set(body).where(eq(sites.id, site.id));
+    } catch (err) {
+      if (isDuplicateKey(err, "site_key")) throw SITE_KEY_TAKEN();
+      throw err;
+    }
+    return c.json(siteOut(await findSite(db, p, site.id)));
+  });
+
+  app.delete("/sites/:siteId", async (c) => {
+    const p = c.get("principal");
+    requireAgency(p, "delete sites");
+    const site = await findSite(db, p, c.req.param("siteId"));
+    await db.transaction(async (tx) => {
+      // Forms, fields and mappings go by cascade; location users' grants are JSON lists, pruned here.
+      await tx.delete(sites).where(eq(sites.id, site.id));
+      const holders = await tx.select({ id: users.id, allowedSites: users.allowedSites }).from(users).where(eq(users.tenantId, site.tenantId));
+      for (const user of holders) {
+        const allowed = jsonValue(user.allowedSites);
+        if (!allowed.includes(site.id)) continue;
+        await tx.update(users).set({ allowedSites: allowed.filter((id) => id !== site.id) }).where(eq(users.id, user.id));
+      }
+    });
+    return c.json({ id: site.id, deleted: true });
+  });
+}

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Hono } from "hono";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
+import { createTokenVerifier, mintToken, requireAuth, type AuthEnv } from "./auth.ts";
+
+const SECRET = "unit-test-secret-0123456789abcdefghij";
+const now = () => Math.floor(Date.now() / 1000);
+
+describe("HS256 tokens", () => {
+  const verify = createTokenVerifier({ hs256Secret: SECRET });
+
+  it("turns minted claims into a principal", async () => {
+    const token = await mintToken(SECRET, { sub: "u1", tid: "t1", role: "location", sites: ["s1", "s2"] });
+    expect(await verify(token)).toEqual({ userId: "u1", tenantId: "t1", role: "location", siteIds: ["s1", "s2"] });
+  });
+
+  it("gives agency users no site list: they see every site of the tenant", async () => {
+    const token = await mintToken(SECRET, { sub: "u1", tid: "t1", role: "agency", sites: ["ignored"] });
+    expect((await verify(token)).siteIds).toEqual([]);
+  });
+
+  it.each([
+    ["expired", () => mintToken(SECRET, { sub: "u", tid: "t", role: "agency" }, now() - 10), /expired/],
+    ["signed with another secret", () => mintToken("y".repeat(40), { sub: "u", tid: "t", role: "agency" }), /signature/],
+    ["missing the role", () => mintToken(SECRET, { sub: "u", tid: "t" } as never), /claims/],
+    ["carrying sites that are not strings", () => mintToken(SECRET, { sub: "u", tid: "t", role: "location", sites: [1] } as never), /claims/],
+    ["without an expiry", () => new SignJWT({ sub: "u", tid: "t", role: "agency" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(SECRET)), /exp/],
+    ["unsigned (alg none)", async () => `${btoa('{"alg":"none"}')}.${btoa(JSON.stringify({ sub: "u", tid: "t", role: "agency", exp: now() + 60 }))}.`, /algorithm|invalid/],
+    ["garbage", async () => "a.b.c", /JWT|invalid/],
+  ])("refuses a token %s", async (_name, token, message) => {
+    await expect(verify(await token())).rejects.toThrow(message);
+  });
+
+  it("checks issuer and audience when configured", async () => {
+    const strict = createTokenVerifier({ hs256Secret: SECRET, issuer: "https://idp.test", audience: "admin" });
+    const good = await mintToken(SECRET, { sub: "u", tid: "t", role: "agency", iss: "https://idp.test", aud: "admin" });
+    const wrongIss = await mintToken(SECRET, { sub: "u", tid: "t", role: "agency", iss: "https://evil.test", aud: "admin" });
+    const noAud = await mintToken(SECRET, { sub: "u", tid: "t", role: "agency", iss: "https://idp.test" });
+    expect((await strict(good)).userId).toBe("u");
+    await expect(strict(wrongIss)).rejects.toThrow(/"iss"/);
+    await expect(strict(noAud)).rejects.toThrow(/"aud"/);
+  });
+
+  it("refuses options without a key source or with a short secret", () => {
+    expect(() => createTokenVerifier({})).toThrow(/hs256Secret or jwksUrl/);
+    expect(() => createTokenVerifier({ hs256Secret: "short" })).toThrow(/at least 32/);
+  });
+});
+
+describe("remote JWKS (RS256, EdDSA)", () => {
+  let server: Server;
+  let jwksUrl: string;
+  const keys: Record<string, { privateKey: CryptoKey; kid: string }> = {};
+
+  beforeAll(async () => {
+    const jwks: JWK[] = [];
+    for (const alg of ["RS256", "EdDSA"]) {
+      const pair = await generateKeyPair(alg, { extractable: true });
+      keys[alg] = { privateKey: pair.privateKey, kid: `k-${alg}` };
+      jwks.push({ ...(await exportJWK(pair.publicKey)), kid: `k-${alg}`, alg });
+    }
+    server = createServer((_req, res) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ keys: jwks }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  const sign = (alg: string, claims: Record<string, unknown>) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg, kid: keys[alg]!.kid })
+      .setExpirationTime("5m")
+      .sign(keys[alg]!.privateKey);
+
+  it.each(["RS256", "EdDSA"])("accepts %s tokens signed by a key of the set", async (alg) => {
+    const verify = createTokenVerifier({ jwksUrl });
+    expect(await verify(await sign(alg, { sub: "u", tid: "t", role: "agency" }))).toMatchObject({ userId: "u", tenantId: "t" });
+  });
+
+  it("refuses HS256 tokens when only a JWKS is configured", async () => {
+    const verify = createTokenVerifier({ jwksUrl });
+    await expect(verify(await mintToken(SECRET, { sub: "u", tid: "t", role: "agency" }))).rejects.toThrow(/algorithm/);
+  });
+
+  it("accepts both sources when both are configured", async () => {
+    const verify = createTokenVerifier({ jwksUrl, hs256Secret: SECRET });
+    expect((await verify(await sign("EdDSA", { sub: "a", tid: "t", role: "agency" }))).userId).toBe("a");
+    expect((await verify(await mintToken(SECRET, { sub: "b", tid: "t", role: "agency" }))).userId).toBe("b");
+  });
+});
+
+describe("requireAuth middleware", () => {
+  const app = new Hono<AuthEnv>();
+  app.use("*", requireAuth({ hs256Secret: SECRET }));
+  app.get("/me", (c) => c.json(c.get("principal")));
+
+  it("puts the principal on the context", async () => {
+    const token = await mintToken(SECRET, { sub: "u", tid: "t", role: "location", sites: ["s"] });
+    const res = await app.request("/me", { headers: { authorization: `Bearer ${token}` } });
+    expect(await res.json()).toEqual({ userId: "u", tenantId: "t", role: "location", siteIds: ["s"] });
+  });
+
+  it.each([
+    ["no header", {}],
+    ["another scheme", { authorization: "Basic dTpw" }],
+    ["an empty bearer", { authorization: "Bearer " }],
+    ["a bad token", { authorization: "Bearer x.y.z" }],
+  ])("answers 401 JSON to %s", async (_name, headers) => {
+    const res = await app.request("/me", { headers });
+    expect(res.status).toBe(401);
+    expect(res.headers.get("www-authenticate")).toMatch(/^Bearer/);
+    expect(await res.json()).toMatchObject({ error: "unauthorized", message: expect.any(String) });
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Bearer JWT authentication for the admin API. Locally an HS256 shared secret signs and checks tokens; in
+ * production an identity provider's remote JWKS (RS256 or EdDSA) checks them. The verified claims become a typed
+ * `principal` on the Hono context: who the caller is, which tenant it acts for, and which sites it may touch.
+ */
+import type { MiddlewareHandler } from "hono";
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTVerifyOptions } from "jose";
+import { z } from "zod";
+
+export interface AuthOptions {
+  /** HS256 shared secret (local runs, tests). At least 32 characters. */
+  hs256Secret?: string;
+  /** URL of the identity provider's JWKS; tokens signed with RS256 or EdDSA are checked against it. */
+  jwksUrl?: string;
+  /** When set, the `iss` claim must equal it. */
+  issuer?: string;
+  /** When set, the `aud` claim must contain it. */
+  audience?: string;
+}
+
+export const ROLES = ["agency", "location"] as const;
+export type Role = (typeof ROLES)[number];
+
+/** The claims the admin API reads; other claims are ignored. */
+export const tokenClaimsSchema = z.object({
+  sub: z.string().min(1).max(64),
+  tid: z.string().min(1).max(64),
+  role: z.enum(ROLES),
+  /** Site ids a location user may manage; ignored for agency users. */
+  sites: z.array(z.string().min(1).max(64)).max(1000).default([]),
+});
+export type TokenClaims = z.input<typeof tokenClaimsSchema>;
+
+export interface Principal {
+  userId: string;
+  tenantId: string;
+  role: Role;
+  /** Sites a location user may see; empty for agency users, who see every site of their tenant. */
+  siteIds: string[];
+}
+
+/** Hono environment of routes behind `requireAuth`. */
+export interface AuthEnv {
+  Variables: { principal: Principal };
+}
+
+/** A token that is missing, malformed, badly signed, expired or carries unusable claims. */
+export class Unauthorized extends Error {
+  override readonly name = "Unauthorized";
+}
+
+const JWKS_ALGORITHMS = ["RS256", "EdDSA"];
+const MIN_SECRET_LENGTH = 32;
+
+/** Checks the options once and returns a function that turns a compact JWT into a principal or throws Unauthorized. */
+export function createTokenVerifier(opts: AuthOptions): (token: string) => Promise<Principal> {
+  if (!opts.hs256Secret && !opts.jwksUrl) throw new Error("auth: set hs256Secret or jwksUrl");
+  if (opts.hs256Secret && opts.hs256Secret.length < MIN_SECRET_LENGTH) {
+    throw new Error(`auth: hs256Secret must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  const secret = opts.hs256Secret ? new TextEncoder().encode(opts.hs256Secret) : undefined;
+  const jwks = opts.jwksUrl ? createRemoteJWKSet(new URL(opts.jwksUrl)) : undefined;
+  const common: JWTVerifyOptions = { requiredClaims: ["exp", "sub"] };
+  if (opts.issuer) common.issuer = opts.issuer;
+  if (opts.audience) common.audience = opts.audience;
+
+  return async function verifyToken(token) {
+    let alg: string | undefined;
+    try {
+      alg = decodeProtectedHeader(token).alg;
+    } catch {
+      throw new Unauthorized("Token is not a JWT.");
+    }
+    try {
+      // The header's alg only picks the key source; jwtVerify still pins the algorithms each source accepts.
+      const { payload } =
+        secret && (alg === "HS256" || !jwks)
+          ? await jwtVerify(token, secret, { ...common, algorithms: ["HS256"] })
+          : await jwtVerify(token, jwks!, { ...common, algorithms: JWKS_ALGORITHMS });
+      const claims = tokenClaimsSchema.safeParse(payload);
+      if (!claims.success) throw new Unauthorized(`Token claims are invalid: ${claims.error.issues[0]?.path.join(".")}.`);
+      const { sub, tid, role, sites } = claims.data;
+      return { userId: sub, tenantId: tid, role, siteIds: role === "location" ? sites : [] };
+    } catch (err) {
+      throw toUnauthorized(err);
+    }
+  };
+}
+
+function toUnauthorized(err: unknown): Unauthorized {
+  if (err instanceof Unauthorized) return err;
+  // The identity provider's key set being unreachable or broken is our failure, not the caller's: not a 401.
+  if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) throw err;
+  if (err instanceof errors.JWTExpired) return new Unauthorized("Token has expired.");
+  if (err instanceof errors.JWTClaimValidationFailed) return new Unauthorized(`Token claim "${err.claim}" is invalid.`);
+  if (err instanceof errors.JOSEAlgNotAllowed) return new Unauthorized("Token algorithm is not accepted.");
+  if (err instanceof errors.JWSSignatureVerificationFailed) return new Unauthorized("Token signature is invalid.");
+  if (err instanceof errors.JWKSNoMatchingKey) return new Unauthorized("No key matches the token.");
+  if (err instanceof errors.JOSEError) return new Unauthorized("Token is invalid.");
+  throw err;
+}
+
+/**
+ * Middleware factory: requires `Authorization: Bearer <jwt>` and puts the verified `principal` on the context.
+ * Answers 401 `{ error: "unauthorized", message }` otherwise.
+ */
+export function requireAuth(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
+  const verify = createTokenVerifier(opts);
+  return async function requireAuth(c, next) {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!match?.[1]) {
+      return c.json({ error: "unauthorized", message: "Send Authorization: Bearer <token>." }, 401, {
+        "WWW-Authenticate": 'Bearer realm="admin"',
+      });
+    }
+    try {
+      c.set("principal", await verify(match[1]));
+    } catch (err) {
+      if (!(err instanceof Unauthorized)) throw err;
+      return c.json({ error: "unauthorized", message: err.message }, 401, {
+        "WWW-Authenticate": 'Bearer realm="admin", error="invalid_token"',
+      });
+    }
+    await next();
+  };
+}
+
+/**
+ * Signs an HS256 token for local use and tests. `expiresIn` is a jose time span ("1h", "15m") or an absolute
+ * epoch-seconds number (a past one makes an expired token). `iss`/`aud` may be passed among the claims.
+ */
+export async function mintToken(
+  secret: string,
+  claims: TokenClaims & { iss?: string; aud?: string | string[] },
+  expiresIn: string | number = "1h",
+): Promise<string> {
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setIssuedAt()
+    .setExpirationTime(expiresIn)
+    .sign(new TextEncoder().encode(secret));
+}

@@ -1,0 +1,228 @@
+/**
+ * The admin API described as OpenAPI 3.1, built from the same zod schemas the routes validate with, and a
+ * self-contained HTML page listing its operations (no scripts, no CDN: the page is rendered on the server).
+ * `mountOpenApi` serves both, unauthenticated, on the app it is given.
+ */
+import type { Env, Hono, Schema } from "hono";
+import { z } from "zod";
+import { fieldOutSchema, formOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
+import {
+  fieldCreateSchema,
+  fieldPatchSchema,
+  formCreateSchema,
+  formPatchSchema,
+  mappingCreateSchema,
+  mappingPatchSchema,
+  siteCreateSchema,
+  sitePatchSchema,
+  userCreateSchema,
+  userPatchSchema,
+} from "./admin/schemas.ts";
+
+type Method = "get" | "post" | "patch" | "delete";
+
+export interface AdminOperation {
+  method: Method;
+  /** OpenAPI path template relative to the server URL, e.g. `/sites/{siteId}`. */
+  path: string;
+  tag: "Sites" | "Forms" | "Fields" | "Mappings" | "Users";
+  summary: string;
+  /** Component name of the request body schema. */
+  body?: string;
+  /** Component name of the response schema; `List` wraps it in `{ items }`. */
+  response: string | { list: string };
+  status: 200 | 201;
+  agencyOnly?: boolean;
+  conflict?: string;
+}
+
+/** Every operation of the admin API; a unit test holds this list and the app's routes equal. */
+export const ADMIN_OPERATIONS: AdminOperation[] = [
+  { method: "get", path: "/sites", tag: "Sites", summary: "List the sites the caller may see", response: { list: "Site" }, status: 200 },
+  { method: "post", path: "/sites", tag: "Sites", summary: "Create a site", body: "SiteCreate", response: "Site", status: 201, agencyOnly: true, conflict: "The site key is taken." },
+  { method: "get", path: "/sites/{siteId}", tag: "Sites", summary: "Read a site", response: "Site", status: 200 },
+  { method: "patch", path: "/sites/{siteId}", tag: "Sites", summary: "Update a site", body: "SitePatch", response: "Site", status: 200, conflict: "The site key is taken." },
+  { method: "delete", path: "/sites/{siteId}", tag: "Sites", summary: "Delete a site with its forms, fields and mappings", response: "Deleted", status: 200, agencyOnly: true },
+  { method: "get", path: "/sites/{siteId}/forms", tag: "Forms", summary: "List a site's forms", response: { list: "Form" }, status: 200 },
+  { method: "post", path: "/sites/{siteId}/forms", tag: "Forms", summary: "Create a form on a site", body: "FormCreate", response: "Form", status: 201 },
+  { method: "get", path: "/forms/{formId}", tag: "Forms", summary: "Read a form", response: "Form", status: 200 },
+  { method: "patch", path: "/forms/{formId}", tag: "Forms", summary: "Update a form", body: "FormPatch", response: "Form", status: 200 },
+  { method: "delete", path: "/forms/{formId}", tag: "Forms", summary: "Delete a form with its fields", response: "Deleted", status: 200 },
+  { method: "get", path: "/forms/{formId}/fields", tag: "Fields", summary: "List a form's fields in display order", response: { list: "Field" }, status: 200 },
+  { method: "post", path: "/forms/{formId}/fields", tag: "Fields", summary: "Create a field on a form", body: "FieldCreate", response: "Field", status: 201 },
+  { method: "get", path: "/fields/{fieldId}", tag: "Fields", summary: "Read a field", response: "Field", status: 200 },
+  { method: "patch", path: "/fields/{fieldId}", tag: "Fields", summary: "Update a field", body: "FieldPatch", response: "Field", status: 200 },
+  { method: "delete", path: "/fields/{fieldId}", tag: "Fields", summary: "Delete a field with its mapping", response: "Deleted", status: 200 },
+  { method: "post", path: "/fields/{fieldId}/mapping", tag: "Mappings", summary: "Create the field's CRM mapping", body: "MappingCreate", response: "Mapping", status: 201, conflict: "The field already has a mapping." },
+  { method: "get", path: "/fields/{fieldId}/mapping", tag: "Mappings", summary: "Read the field's CRM mapping", response: "Mapping", status: 200 },
+  { method: "patch", path: "/mappings/{mappingId}", tag: "Mappings", summary: "Update a mapping", body: "MappingPatch", response: "Mapping", status: 200 },
+  { method: "delete", path: "/mappings/{mappingId}", tag: "Mappings", summary: "Delete a mapping", response: "Deleted", status: 200 },
+  { method: "get", path: "/users", tag: "Users", summary: "List the tenant's users", response: { list: "User" }, status: 200, agencyOnly: true },
+  { method: "post", path: "/users", tag: "Users", summary: "Create a user", body: "UserCreate", response: "User", status: 201, agencyOnly: true, conflict: "The email is taken." },
+  { method: "get", path: "/users/{userId}", tag: "Users", summary: "Read a user", response: "User", status: 200, agencyOnly: true },
+  { method: "patch", path: "/users/{userId}", tag: "Users", summary: "Update a user", body: "UserPatch", response: "User", status: 200, agencyOnly: true, conflict: "The email is taken." },
+  { method: "delete", path: "/users/{userId}", tag: "Users", summary: "Delete a user", response: "Deleted", status: 200, agencyOnly: true },
+];
+
+const errorSchema = z.object({ error: z.string(), message: z.string() });
+const BODY_SCHEMAS: Record<string, z.ZodType> = {
+  SiteCreate: siteCreateSchema,
+  SitePatch: sitePatchSchema,
+  FormCreate: formCreateSchema,
+  FormPatch: formPatchSchema,
+  FieldCreate: fieldCreateSchema,
+  FieldPatch: fieldPatchSchema,
+  MappingCreate: mappingCreateSchema,
+  MappingPatch: mappingPatchSchema,
+  UserCreate: userCreateSchema,
+  UserPatch: userPatchSchema,
+};
+const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
+  Site: siteOutSchema,
+  Form: formOutSchema,
+  Field: fieldOutSchema,
+  Mapping: mappingOutSchema,
+  User: userOutSchema,
+  Deleted: z.object({ id: z.string(), deleted: z.literal(true) }),
+  Error: errorSchema,
+  ValidationError: errorSchema.extend({
+    issues: z.array(z.object({ path: z.string().describe('Dotted path into the body; "" for the body itself.'), message: z.string() })),
+  }),
+};
+
+const ERROR_RESPONSES = {
+  BadRequest: ["ValidationError", "Malformed JSON (`invalid_json`) or a body that fails validation (`validation_failed`, with every issue)."],
+  Unauthorized: ["Error", "Missing, invalid or expired bearer token (`unauthorized`)."],
+  Forbidden: ["Error", "The caller's role may not do this (`forbidden`): location users cannot create or delete sites or manage users."],
+  NotFound: ["Error", "No such object, or one the caller may not see (`not_found`): existence never leaks across tenants."],
+  Conflict: ["Error", "A unique value is taken (`conflict`)."],
+  PayloadTooLarge: ["Error", "The body exceeds the size limit (`payload_too_large`)."],
+} as const;
+
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const errorRef = (name: keyof typeof ERROR_RESPONSES) => ({ $ref: `#/components/responses/${name}` });
+
+function operationObject(op: AdminOperation): Record<string, unknown> {
+  const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+  const success =
+    typeof op.response === "string"
+      ? ref(op.response)
+      : { type: "object", properties: { items: { type: "array", items: ref(op.response.list) } }, required: ["items"] };
+  const responses: Record<string, unknown> = {
+    [op.status]: { description: op.status === 201 ? "Created." : "OK.", content: { "application/json": { schema: success } } },
+    401: errorRef("Unauthorized"),
+  };
+  if (op.body) Object.assign(responses, { 400: errorRef("BadRequest"), 413: errorRef("PayloadTooLarge") });
+  if (op.agencyOnly) responses[403] = errorRef("Forbidden");
+  if (params.length > 0 || op.path.endsWith("/mapping")) responses[404] = errorRef("NotFound");
+  if (op.conflict) responses[409] = { description: op.conflict, content: { "application/json": { schema: ref("Error") } } };
+  return {
+    operationId: `${op.method}${op.path.replace(/\{(\w+)\}/g, "By_$1").replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? "").toUpperCase())}`,
+    tags: [op.tag],
+    summary: op.summary,
+    ...(op.agencyOnly ? { description: "Agency users only." } : {}),
+    ...(params.length > 0 ? { parameters: params } : {}),
+    ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: ref(op.body) } } } } : {}),
+    responses,
+  };
+}
+
+export interface OpenApiOptions {
+  /** Where the admin API is mounted; the document's server URL. Default `/v1`. */
+  serverUrl?: string;
+  title?: string;
+  version?: string;
+}
+
+/** The OpenAPI 3.1 document of the admin API. */
+export function buildOpenApiDocument(opts: OpenApiOptions = {}): Record<string, unknown> & { paths: Record<string, Record<string, unknown>> } {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of ADMIN_OPERATIONS) (paths[op.path] ??= {})[op.method] = operationObject(op);
+  const schemas: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(BODY_SCHEMAS)) schemas[name] = jsonSchema(schema, "input");
+  for (const [name, schema] of Object.entries(RESPONSE_SCHEMAS)) schemas[name] = jsonSchema(schema, "output");
+  const responses = Object.fromEntries(
+    Object.entries(ERROR_RESPONSES).map(([name, [schema, description]]) => [name, { description, content: { "application/json": { schema: ref(schema) } } }]),
+  );
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: opts.title ?? "Edge lead tracker: admin API",
+      version: opts.version ?? "1.0.0",
+      description:
+        "Configuration of sites, forms, fields, CRM mappings and users. Agency users manage every site of their tenant; " +
+        "location users read and update only the sites their token lists, and their forms, fields and mappings.",
+    },
+    servers: [{ url: opts.serverUrl ?? "/v1" }],
+    security: [{ bearerAuth: [] }],
+    tags: ["Sites", "Forms", "Fields", "Mappings", "Users"].map((name) => ({ name })),
+    paths,
+    components: {
+      securitySchemes: {
+        bearerAuth: {
+          type: "http",
+          scheme: "bearer",
+          bearerFormat: "JWT",
+          description: "Claims: sub (user id), tid (tenant id), role (agency | location), sites (site ids, location users).",
+        },
+      },
+      schemas,
+      responses,
+    },
+  };
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+
+/** A static HTML page listing every operation of `doc`, with request body schemas folded under each. */
+export function renderDocsHtml(doc: ReturnType<typeof buildOpenApiDocument>): string {
+  const info = doc.info as { title: string; version: string; description: string };
+  const server = (doc.servers as { url: string }[])[0]?.url ?? "";
+  const schemas = (doc.components as { schemas: Record<string, unknown> }).schemas;
+  const rows = Object.entries(doc.paths).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, raw]) => {
+      const op = raw as { summary: string; description?: string; tags: string[]; requestBody?: { content: Record<string, { schema: { $ref: string } }> }; responses: Record<string, unknown> };
+      const bodyName = op.requestBody?.content["application/json"]?.schema.$ref.split("/").pop();
+      const body = bodyName
+        ? `<details><summary>Body: ${escapeHtml(bodyName)}</summary><pre>${escapeHtml(JSON.stringify(schemas[bodyName], null, 2))}</pre></details>`
+        : "";
+      return (
+        `<li class="op"><span class="m ${method}">${method.toUpperCase()}</span> <code>${escapeHtml(server + path)}</code>` +
+        ` <span class="s">${escapeHtml(op.summary)}</span>${op.description ? ` <em>${escapeHtml(op.description)}</em>` : ""}` +
+        ` <span class="r">${Object.keys(op.responses).join(" ")}</span>${body}</li>`
+      );
+    }),
+  );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(info.title)}</title>
+<style>
+body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a}
+ul{list-style:none;padding:0}.op{padding:.5rem 0;border-bottom:1px solid #eee}
+.m{display:inline-block;width:4.5rem;font:600 12px monospace;text-align:center;border-radius:3px;color:#fff;padding:2px 0}
+.get{background:#2b7a4b}.post{background:#1f5fa8}.patch{background:#a86a1f}.delete{background:#a8321f}
+.s{margin-left:.5rem}.r{float:right;color:#888;font:12px monospace}em{color:#a8321f;font-size:13px}
+pre{background:#f6f6f6;padding:.5rem;overflow:auto;font-size:12px}
+</style></head><body>
+<h1>${escapeHtml(info.title)} <small>${escapeHtml(info.version)}</small></h1>
+<p>${escapeHtml(info.description)}</p>
+<p>Authenticate with <code>Authorization: Bearer &lt;JWT&gt;</code>. Machine-readable document: <a href="openapi.json">openapi.json</a>.</p>
+<ul>
+${rows.join("\n")}
+</ul>
+</body></html>`;
+}
+
+/** Serves `GET /openapi.json` and `GET /docs` (no auth) on `app`. Mount on the root app, not behind the admin auth. */
+export function mountOpenApi<E extends Env, S extends Schema, P extends string>(app: Hono<E, S, P>, opts: OpenApiOptions = {}): Hono<E, S, P> {
+  const doc = buildOpenApiDocument(opts);
+  const html = renderDocsHtml(doc);
+  app.get("/openapi.json", (c) => c.json(doc));
+  app.get("/docs", (c) => c.html(html));
+  return app;
+}
