@@ -15,10 +15,13 @@ console.log(`
   Lead tracker — local stack is up
   Demo site     ${stack.demoUrl}
   Edge Worker   ${stack.edge.url}        (POST /v1/events, GET /sdk/<version>.js, GET /healthz)
-  Backend       ${stack.backend.url}        (GET /healthz)
+  Backend       ${stack.backend.url}        (admin API /v1/..., docs ${stack.backend.url}/docs)
   MongoDB       ${stack.mongo.url}  (database "${process.env.MONGODB_DB ?? "tracker"}")
   MariaDB       ${stack.mariadb.url.replace(/:[^:@/]+@/, ":***@")}
   Logs          ${DATA_DIR}/*.log
+
+  Admin token   TOKEN=$(npm run -s token -- agency@demo.test)     (or location@demo.test)
+  Try           curl -s -H "authorization: Bearer $TOKEN" ${stack.backend.url}/v1/sites
 
   Press Ctrl-C to stop.
 `);

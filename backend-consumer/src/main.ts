@@ -42,7 +42,12 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
     db: mongo.db,
     configDb: mariadb?.db ?? null,
     internalToken: required(env, "INTERNAL_TOKEN"),
-    auth: { hs256Secret: env.JWT_SECRET, jwksUrl: env.JWT_JWKS_URL, issuer: env.JWT_ISSUER, audience: env.JWT_AUDIENCE },
+    auth: {
+      ...(env.JWT_SECRET ? { hs256Secret: env.JWT_SECRET } : {}),
+      ...(env.JWT_JWKS_URL ? { jwksUrl: env.JWT_JWKS_URL } : {}),
+      ...(env.JWT_ISSUER ? { issuer: env.JWT_ISSUER } : {}),
+      ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
+    },
     log,
   });
   const port = Number(env.BACKEND_PORT ?? 8790);

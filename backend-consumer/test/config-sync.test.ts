@@ -82,8 +82,8 @@ describe("config sync", () => {
     const before = (await served(SITE))!;
     await db.sql("UPDATE fields SET label = 'E-mail' WHERE name = 'email'");
     // Re-number the new change row below the version already served, as a late-committing transaction would.
-    const [{ id }] = (await db.sql("SELECT MAX(id) AS id FROM config_changes")) as { id: number }[];
-    const [{ low }] = (await db.sql("SELECT MIN(id) AS low FROM config_changes")) as { low: number }[];
+    const [{ id }] = (await db.sql("SELECT MAX(id) AS id FROM config_changes")) as [{ id: number }];
+    const [{ low }] = (await db.sql("SELECT MIN(id) AS low FROM config_changes")) as [{ low: number }];
     await db.sql("DELETE FROM config_changes WHERE id = ?", [low]);
     await db.sql("UPDATE config_changes SET id = ? WHERE id = ?", [low, id]);
     expect((await syncPending(deps)).written).toEqual([SITE]);

@@ -28,7 +28,7 @@ describe("GET /s/<siteKey>.js", () => {
     const res = await call("/s/shop.js");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^application\/javascript/);
-    expect(res.headers.get("cache-control")).toBe("public, max-age=5, stale-while-revalidate=30");
+    expect(res.headers.get("cache-control")).toBe("public, max-age=5");
     expect(res.headers.get("etag")).toBe(`"7-${SDK_VERSION}"`);
     const js = await res.text();
     expect(js).toContain(`"https://edge.test/sdk/${SDK_VERSION}.js"`);

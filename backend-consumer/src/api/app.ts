@@ -2,7 +2,9 @@
 import { Hono } from "hono";
 import type { Db } from "mongodb";
 import type { ConfigDb } from "../config/db.ts";
+import { createAdminApi } from "./admin.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
+import { mountOpenApi } from "./openapi.ts";
 
 export interface ApiDeps {
   db: Db;
@@ -20,6 +22,9 @@ export function createApi(deps: ApiDeps): Hono {
     return c.json({ ok: true });
   });
   app.route("/internal/queue", internalQueueRoutes({ db: deps.db, token: deps.internalToken, log: deps.log }));
+  mountOpenApi(app, { serverUrl: "/v1" });
+  // The admin API owns everything under /v1 (its auth and its JSON 404), so it is mounted last.
+  if (deps.configDb) app.route("/v1", createAdminApi({ db: deps.configDb, auth: deps.auth, log: deps.log }));
   app.notFound((c) => c.json({ error: "not_found", message: "No such route." }, 404));
   app.onError((err, c) => {
     deps.log("unhandled error", { error: err.message });

@@ -18,6 +18,10 @@ export interface Mariadb {
 
 export function connectMariadb(url: string, opts: { connectionLimit?: number } = {}): Mariadb {
   const pool = mysql.createPool({ uri: url, connectionLimit: opts.connectionLimit ?? 10, timezone: "Z", dateStrings: false });
+  // Database-filled timestamps (CURRENT_TIMESTAMP) in UTC too, whatever the server's zone.
+  pool.on("connection", (conn) => {
+    conn.query("SET time_zone = '+00:00'");
+  });
   const db = drizzle(pool, { schema, mode: "default" });
   return { db, pool, close: () => pool.end() };
 }

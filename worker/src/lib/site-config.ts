@@ -1,13 +1,13 @@
 /**
  * Reading a site's compiled config at the edge, through two cache layers whose staleness adds up to a bound:
- * - an in-isolate memory cache, kept for ISOLATE_TTL_MS (1 s);
+ * - an in-isolate memory cache, kept for ISOLATE_TTL_MS (0.5 s);
  * - Workers KV reads with `cacheTtl: KV_CACHE_TTL_S` (30 s, the minimum KV allows), on top of KV's own global
  *   propagation of a new value ("up to 60 s or more", per Cloudflare).
- * Worst case in production: 1 s + 30 s + propagation. Locally (miniflare KV has no edge cache): 1 s.
+ * Worst case in production: 0.5 s + 30 s + propagation. Locally (miniflare KV has no edge cache): 0.5 s.
  */
 import { configKey, type SiteConfig } from "#contracts";
 
-export const ISOLATE_TTL_MS = 1000;
+export const ISOLATE_TTL_MS = 500;
 export const KV_CACHE_TTL_S = 30;
 
 const cache = new Map<string, { at: number; config: SiteConfig | null }>();

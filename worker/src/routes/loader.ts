@@ -8,8 +8,11 @@ import { ApiError } from "../lib/errors.ts";
 import { renderLoader, renderNoopLoader } from "../lib/loader.ts";
 import { getSiteConfig } from "../lib/site-config.ts";
 
-/** Browsers may reuse a loader for 5 s and serve it stale for 30 s more while revalidating (ETag → 304). */
-export const LOADER_CACHE_CONTROL = "public, max-age=5, stale-while-revalidate=30";
+/**
+ * Browsers reuse a loader for 5 s, then revalidate it (ETag → 304). No `stale-while-revalidate` for browsers on
+ * purpose: with it, a returning visitor's next page load would still run the previous config after an edit.
+ */
+export const LOADER_CACHE_CONTROL = "public, max-age=5";
 const SITE_KEY = "[A-Za-z0-9_-]{1,64}";
 
 export const loaderRoute = new Hono<{ Bindings: Env }>();
