@@ -44,6 +44,21 @@ export const formSchema = z.object({
     .optional(),
 });
 
+export const UTM_KEYS = ["source", "medium", "campaign", "term", "content"] as const;
+export const CLICK_ID_KEYS = ["gclid", "fbclid", "msclkid", "ttclid", "li_fat_id", "twclid"] as const;
+
+const touchSchema = z.object({
+  utm: z.partialRecord(z.enum(UTM_KEYS), z.string().max(512)).optional(),
+  clickIds: z.partialRecord(z.enum(CLICK_ID_KEYS), z.string().max(512)).optional(),
+  referrer: url.optional(),
+  landingPage: url.optional(),
+  /** Client time of the touch, epoch ms. */
+  ts: z.number().int().positive().optional(),
+});
+
+/** Where a session came from (sent with `session_start`), and the visitor's first touch ever. */
+export const attributionSchema = touchSchema.extend({ firstTouch: touchSchema.optional() });
+
 export const eventSchema = z.object({
   id: z.uuid(),
   type: z.enum(EVENT_TYPES),
@@ -59,6 +74,8 @@ export const eventSchema = z.object({
   traits: bag.optional(),
   userId: z.string().max(256).optional(),
   consent: z.enum(["granted", "denied", "unknown"]).optional(),
+  /** On `session_start`: the session's attribution and the visitor's first touch. */
+  attribution: attributionSchema.optional(),
 });
 
 /** The request envelope. `siteKey` sits in the body because `sendBeacon` cannot set headers. */
@@ -71,6 +88,7 @@ export const ingestRequestSchema = z.object({
 export type TrackerEvent = z.infer<typeof eventSchema>;
 export type EventType = TrackerEvent["type"];
 export type PageInfo = z.infer<typeof pageSchema>;
+export type Attribution = z.infer<typeof attributionSchema>;
 export type IngestRequest = Omit<z.infer<typeof ingestRequestSchema>, "events"> & { events: TrackerEvent[] };
 
 /** What `POST /v1/events` answers with a 202. */

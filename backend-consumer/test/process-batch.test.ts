@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { processBatch } from "../src/drain/process-batch.ts";
 import { COLLECTIONS, connectMongo, ensureIndexes } from "../src/store/mongo.ts";
 import { ensureMongo } from "../../scripts/lib/mongo.ts";
-import { TEST_DATA_DIR } from "../../scripts/testing/ports.ts";
+import { TEST_DATA_DIR, testPort } from "../../scripts/testing/ports.ts";
 import { testMongo } from "../../scripts/testing/mongo.ts";
 
 let mongo: Awaited<ReturnType<typeof testMongo>>;
@@ -80,7 +80,7 @@ describe("processBatch", () => {
 
   it("retries everything with a delay when the database is unreachable, and nothing is lost once it is back", async () => {
     // A server of our own, so stopping it does not disturb the other tests.
-    const port = 27038;
+    const port = testPort(38);
     const server = await ensureMongo({ port, dataDir: join(TEST_DATA_DIR, "mongo-outage"), memory: true });
     const own = await connectMongo(server.url, "outage");
     await ensureIndexes(own.db);
