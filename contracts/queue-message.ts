@@ -20,6 +20,8 @@ export const geoSchema = z.object({
 export const queueMessageSchema = z.object({
   v: z.literal(QUEUE_MESSAGE_VERSION),
   siteId: z.string().min(1),
+  /** The site's retention from its config; the backend sets each document's expiry from it. */
+  retentionDays: z.number().int().positive().max(3650).optional(),
   /** Edge clock, epoch milliseconds. */
   receivedAt: z.number().int().positive(),
   geo: geoSchema,

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMongo, type Mongo } from "../src/store/mongo.ts";
+import { DEMO } from "../../scripts/lib/seed.ts";
 import { startStack, type Stack } from "../../scripts/lib/stack.ts";
 import { eventually, uniqueDbName } from "../../scripts/testing/mongo.ts";
 import { TEST_DATA_DIR, TEST_PORTS } from "../../scripts/testing/ports.ts";
@@ -37,7 +38,7 @@ describe("local queue semantics", () => {
     const event = { id: crypto.randomUUID(), type: "page_view", ts: Date.now(), sessionId: "s", visitorId: "v", page: { url: "https://a/" } };
     const res = await fetch(`${stack.edge.url}/v1/events`, {
       method: "POST",
-      body: JSON.stringify({ siteKey: "dlq-site", events: [event] }),
+      body: JSON.stringify({ siteKey: "demo-site", events: [event] }),
       headers: { "content-type": "text/plain" },
     });
     expect(res.status).toBe(202);
@@ -54,7 +55,7 @@ describe("local queue semantics", () => {
     await stack.restartBackend();
     await eventually(async () => ((await queueStats(stack)).deadLettered >= 1 ? true : undefined), 20_000, "the dead letter to be stored");
     const letter = await mongo.db.collection("dead_letters").findOne({ "body.events.id": event.id });
-    expect(letter).toMatchObject({ queue: "tracker-events-dlq", body: { siteId: "dlq-site" } });
+    expect(letter).toMatchObject({ queue: "tracker-events-dlq", body: { siteId: DEMO.siteId } });
     expect(await mongo.db.collection("events").countDocuments({ eventId: event.id })).toBe(0);
   });
 });

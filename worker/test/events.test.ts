@@ -1,6 +1,10 @@
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_REQUEST_BYTES, type QueueMessage } from "#contracts";
-import { makeEvent, postEvents, spyOnQueue, call } from "./helpers.ts";
+import { makeEvent, postEvents, putSites, siteConfig, spyOnQueue, call } from "./helpers.ts";
+
+beforeEach(async () => {
+  await putSites(siteConfig("site-a"), siteConfig("a"), siteConfig("shop", { allowedOrigins: ["https://shop.example"] }));
+});
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -18,7 +22,8 @@ describe("POST /v1/events", () => {
     expect(options).toEqual({ contentType: "json" });
     const msg = message as QueueMessage;
     expect(msg.v).toBe(1);
-    expect(msg.siteId).toBe("site-a");
+    expect(msg.siteId).toBe("site-a-id");
+    expect(msg.retentionDays).toBe(30);
     expect(msg.events.map((e) => e.id)).toEqual(events.map((e) => e.id));
     expect(msg.receivedAt).toBeGreaterThan(Date.now() - 60_000);
   });
@@ -112,6 +117,48 @@ describe("POST /v1/events", () => {
       expect(((await res.json()) as { error: string }).error).toBe(code);
       expect(send).not.toHaveBeenCalled();
     });
+  });
+
+  it("refuses an unknown or inactive site key with 401", async () => {
+    const send = spyOnQueue();
+    const res = await postEvents({ siteKey: "no-such-site", events: [makeEvent()] });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toMatchObject({ error: "unknown_site" });
+    expect(send).not.toHaveBeenCalled();
+  });
+
+  it("refuses an origin outside the site's allowlist with 403, and accepts an allowed one", async () => {
+    const send = spyOnQueue();
+    const body = { siteKey: "shop", events: [makeEvent()] };
+    const denied = await postEvents(body, { "content-type": "text/plain", origin: "https://evil.example" });
+    expect(denied.status).toBe(403);
+    expect(await denied.json()).toMatchObject({ error: "origin_not_allowed" });
+    expect(denied.headers.get("access-control-allow-origin")).toBe("https://evil.example");
+    expect(send).not.toHaveBeenCalled();
+    const allowed = await postEvents(body, { "content-type": "text/plain", origin: "https://shop.example" });
+    expect(allowed.status).toBe(202);
+  });
+
+  it("rate-limits one client of a site with 429 and a Retry-After the page can read", async () => {
+    const statuses: number[] = [];
+    let limited: Response | undefined;
+    // The limiter counts in fixed 10 s windows of 120 requests; 250 requests overflow a window even across a boundary.
+    for (let i = 0; i < 250 && !limited; i++) {
+      const res = await postEvents(
+        { siteKey: "site-a", events: [makeEvent()] },
+        { "content-type": "text/plain", "cf-connecting-ip": "198.51.100.9", origin: "https://x.example" },
+      );
+      statuses.push(res.status);
+      if (res.status === 429) limited = res;
+    }
+    expect(limited).toBeDefined();
+    expect(statuses.filter((s) => s !== 202 && s !== 429)).toEqual([]);
+    expect(limited!.headers.get("retry-after")).toBe("10");
+    expect(limited!.headers.get("access-control-expose-headers")).toContain("Retry-After");
+    expect(await limited!.json()).toMatchObject({ error: "rate_limited", retryAfter: 10 });
+    // Another client of the same site is not affected.
+    const other = await postEvents({ siteKey: "site-a", events: [makeEvent()] }, { "content-type": "text/plain", "cf-connecting-ip": "198.51.100.10" });
+    expect(other.status).toBe(202);
   });
 
   it("answers 503 with Retry-After when the queue refuses the message", async () => {

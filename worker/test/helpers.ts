@@ -1,7 +1,9 @@
 /** Helpers for Worker tests running inside workerd. */
 import { env } from "cloudflare:workers";
 import { vi } from "vitest";
+import { configKey, type SiteConfig } from "#contracts";
 import worker from "../src/index.ts";
+import { clearSiteConfigCache } from "../src/lib/site-config.ts";
 
 export const ORIGIN = "https://edge.test";
 
@@ -30,4 +32,25 @@ export function postEvents(body: unknown, headers: Record<string, string> = { "c
 /** Records what the route hands to the real queue binding, without replacing it. */
 export function spyOnQueue() {
   return vi.spyOn(env.EVENTS, "send");
+}
+
+export function siteConfig(siteKey: string, over: Partial<SiteConfig> = {}): SiteConfig {
+  return {
+    siteId: `${siteKey}-id`,
+    siteKey,
+    version: 1,
+    features: {},
+    consent: { mode: "opt-out", respectDoNotTrack: false },
+    retentionDays: 30,
+    debug: false,
+    allowedOrigins: [],
+    forms: [],
+    ...over,
+  };
+}
+
+/** Puts site configs into the real local KV the Worker reads, and forgets the isolate's cached copies. */
+export async function putSites(...configs: SiteConfig[]): Promise<void> {
+  clearSiteConfigCache();
+  for (const config of configs) await env.CONFIG.put(configKey(config.siteKey), JSON.stringify(config));
 }

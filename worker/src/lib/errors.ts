@@ -31,4 +31,9 @@ export const UnsupportedMediaType = (): ApiError =>
   new ApiError(415, "unsupported_media_type", "Send the batch as application/json or text/plain JSON.");
 export const NoValidEvents = (rejected: { index: number; error: string }[]): ApiError =>
   new ApiError(400, "no_valid_events", "Every event in the batch was rejected.", { accepted: 0, rejected });
+export const UnknownSite = (): ApiError => new ApiError(401, "unknown_site", "Unknown or inactive site key.");
+export const OriginNotAllowed = (origin: string): ApiError =>
+  new ApiError(403, "origin_not_allowed", `Origin ${origin} may not send events for this site.`);
+export const RateLimited = (retryAfterSeconds: number): ApiError =>
+  new ApiError(429, "rate_limited", "Too many requests; retry later.", { retryAfter: retryAfterSeconds });
 export const NotFound = (): ApiError => new ApiError(404, "not_found", "No such route.");

@@ -1,5 +1,6 @@
 /**
- * `POST /v1/events`: the ingest route. Parse → validate each event → enqueue one message per request → 202.
+ * `POST /v1/events`: the ingest route. Size limit → parse → site key (401) → origin (403) → rate limits (429)
+ * → batch limits → zod per event → enqueue one message per request → 202.
  * Accepts `application/json` and `text/plain` JSON (what `sendBeacon` and preflight-free `fetch` send).
  */
 import { Hono } from "hono";
@@ -24,6 +25,7 @@ import {
   TooManyEvents,
   UnsupportedMediaType,
 } from "../lib/errors.ts";
+import { RATE_LIMIT_PERIOD_S, requireOrigin, requireSite, requireWithinLimits } from "../lib/guard.ts";
 import { validateBatch } from "../lib/validate-batch.ts";
 
 const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
@@ -40,7 +42,14 @@ export const eventsRoute = new Hono<{ Bindings: Env }>();
 
 eventsRoute.use(
   "*",
-  cors({ origin: (origin) => origin, allowMethods: ["POST", "OPTIONS"], allowHeaders: ["Content-Type"], maxAge: 86400 }),
+  // Preflights come before the body (and so the site) is known: any origin may ask; the POST enforces the allowlist.
+  cors({
+    origin: (origin) => origin,
+    allowMethods: ["POST", "OPTIONS"],
+    allowHeaders: ["Content-Type"],
+    exposeHeaders: ["Retry-After"],
+    maxAge: 86400,
+  }),
 );
 
 eventsRoute.post(
@@ -58,6 +67,15 @@ eventsRoute.post(
     const envelope = ingestRequestSchema.safeParse(parseBody(await c.req.text()));
     if (!envelope.success) throw InvalidBatch("Expected { siteKey: string, events: [...] }.");
     const { siteKey, events } = envelope.data;
+    const site = await requireSite(c.env.CONFIG, siteKey);
+    requireOrigin(site, c.req.header("origin"));
+    const clientIp = c.req.header("cf-connecting-ip") ?? null;
+    try {
+      await requireWithinLimits(c.env, siteKey, clientIp);
+    } catch (err) {
+      c.header("Retry-After", String(RATE_LIMIT_PERIOD_S));
+      throw err;
+    }
     if (events.length === 0) throw EmptyBatch();
     if (events.length > MAX_EVENTS_PER_REQUEST) throw TooManyEvents(MAX_EVENTS_PER_REQUEST, events.length);
 
@@ -66,11 +84,11 @@ eventsRoute.post(
 
     const message: QueueMessage = {
       v: QUEUE_MESSAGE_VERSION,
-      // Until site config exists at the edge (issue B), the public site key is the site's id.
-      siteId: siteKey,
+      siteId: site.siteId,
+      retentionDays: site.retentionDays,
       receivedAt: Date.now(),
       geo: geoFromCf(c.req.raw.cf as Record<string, unknown> | undefined),
-      ip: anonymiseIp(c.req.header("cf-connecting-ip")),
+      ip: anonymiseIp(clientIp),
       ua: c.req.header("user-agent")?.slice(0, 512) ?? null,
       events: verdict.accepted,
     };
