@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser } from "playwright-core";
 import { connectMongo, type Mongo } from "../../backend-consumer/src/store/mongo.ts";
+import { DEMO } from "../../scripts/lib/seed.ts";
 import { startStack, type Stack } from "../../scripts/lib/stack.ts";
 import { launchBrowser } from "../../scripts/testing/browser.ts";
 import { eventually, uniqueDbName } from "../../scripts/testing/mongo.ts";
@@ -41,7 +42,7 @@ describe("page view, browser to MongoDB", () => {
     const events = mongo.db.collection("events");
     const doc = await eventually(async () => (await events.findOne({ eventId: event.id })) ?? undefined, 15_000, "the page_view document");
     expect(doc).toMatchObject({
-      siteId: "demo-site",
+      siteId: DEMO.siteId,
       type: "page_view",
       sessionId: event.sessionId,
       visitorId: event.visitorId,
