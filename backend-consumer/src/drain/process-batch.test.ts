@@ -46,6 +46,26 @@ describe("retryDelaySeconds", () => {
 });
 
 describe("toEventDocuments", () => {
+  it("expires documents after the site's retention, and redacts sensitive values before storage", () => {
+    const [doc] = toEventDocuments(
+      decodeMessage({
+        ...message,
+        retentionDays: 7,
+        events: [
+          {
+            ...message.events[0],
+            type: "form_submission",
+            form: { formId: "f", fields: { email: "a@b.co", card: "4111 1111 1111 1111", note: "my ssn is 123-45-6789" } },
+            props: { passport_no: "X1234567" },
+          },
+        ],
+      }),
+    );
+    expect(doc!.expireAt).toEqual(new Date(1_700_000_001_000 + 7 * 86_400_000));
+    expect(doc!.form!.fields).toEqual({ email: "a@b.co", card: "[redacted]", note: "my ssn is [redacted]" });
+    expect(doc!.props).toEqual({ passport_no: "[redacted]" });
+  });
+
   it("explodes a message into one document per event with the request's enrichment", () => {
     const now = new Date("2026-01-01T00:00:00Z");
     const [doc] = toEventDocuments(decodeMessage(message), now);
@@ -62,6 +82,7 @@ describe("toEventDocuments", () => {
       ip: "203.0.113.0",
       ua: "UA",
       createdAt: now,
+      expireAt: new Date(1_700_000_001_000 + 90 * 86_400_000),
     });
   });
 });

@@ -1,12 +1,14 @@
 /**
  * The one function every queue path calls (local push consumer and Cloudflare HTTP pull): it takes a batch of
  * delivered messages and returns, per message, whether to ack it or retry it later. A message is acked only
- * after all of its events are confirmed stored; a retry after a partial write is harmless because every write is
- * idempotent on the event id.
+ * after its events, their sessions and their leads are confirmed stored; a retry after a partial write is
+ * harmless because every write is idempotent (events on their id, sessions guarded by event ids, leads by merge).
  */
 import type { Db } from "mongodb";
 import type { QueueMessage } from "#contracts";
 import { insertEvents, toEventDocuments, type EventDocument } from "../store/events.ts";
+import { applyLeads } from "../store/leads.ts";
+import { applySessions } from "../store/sessions.ts";
 import { decodeMessage, MalformedMessage } from "./decode.ts";
 
 export interface Delivery {
@@ -56,6 +58,10 @@ export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): P
   try {
     const result = await insertEvents(deps.db, docs);
     const failedOwners = new Set(result.failed.map((f) => owner[f.index]!));
+    // Sessions and leads from every stored event, new or redelivered: those writes are idempotent themselves.
+    const stored = docs.filter((_, i) => !failedOwners.has(owner[i]!));
+    await applySessions(deps.db, stored);
+    await applyLeads(deps.db, stored);
     for (const { delivery } of valid) {
       outcomes.set(
         delivery.id,

@@ -1,6 +1,7 @@
 /** Writing events: unordered bulk inserts where a duplicate event id counts as success. */
 import { MongoBulkWriteError, MongoServerError, type Db } from "mongodb";
-import type { Geo, QueueMessage, TrackerEvent } from "#contracts";
+import { DEFAULT_RETENTION_DAYS, type Geo, type QueueMessage, type TrackerEvent } from "#contracts";
+import { redactValue } from "../leads/redact.ts";
 import { COLLECTIONS } from "./mongo.ts";
 
 export const DUPLICATE_KEY = 11000;
@@ -21,14 +22,22 @@ export interface EventDocument {
   traits?: Record<string, unknown>;
   userId?: string;
   consent?: TrackerEvent["consent"];
+  attribution?: TrackerEvent["attribution"];
   geo: Geo;
   ip: string | null;
   ua: string | null;
   createdAt: Date;
+  /** Receipt + the site's retention: the TTL index removes the document then. */
+  expireAt: Date;
 }
 
-/** Explodes one queue message into its event documents. */
+const DAY_MS = 86_400_000;
+/** Keys whose values are redacted server-side before storage (form fields, props, traits). */
+const REDACTED_KEYS = new Set(["form", "props", "traits"]);
+
+/** Explodes one queue message into its event documents, redacting sensitive values. */
 export function toEventDocuments(message: QueueMessage, now = new Date()): EventDocument[] {
+  const expireAt = new Date(message.receivedAt + (message.retentionDays ?? DEFAULT_RETENTION_DAYS) * DAY_MS);
   return message.events.map((e) => {
     const doc: EventDocument = {
       siteId: message.siteId,
@@ -42,9 +51,11 @@ export function toEventDocuments(message: QueueMessage, now = new Date()): Event
       ip: message.ip,
       ua: message.ua,
       createdAt: now,
+      expireAt,
     };
-    for (const key of ["name", "page", "props", "form", "traits", "userId", "consent"] as const) {
-      if (e[key] !== undefined) (doc as unknown as Record<string, unknown>)[key] = e[key];
+    for (const key of ["name", "page", "props", "form", "traits", "userId", "consent", "attribution"] as const) {
+      if (e[key] === undefined) continue;
+      (doc as unknown as Record<string, unknown>)[key] = REDACTED_KEYS.has(key) ? redactValue(e[key]) : e[key];
     }
     return doc;
   });

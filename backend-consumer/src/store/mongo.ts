@@ -1,7 +1,13 @@
 /** The MongoDB connection and the collections the backend writes. */
 import { MongoClient, type Db } from "mongodb";
 
-export const COLLECTIONS = { events: "events", deadLetters: "dead_letters" } as const;
+export const COLLECTIONS = {
+  events: "events",
+  sessions: "sessions",
+  leads: "leads",
+  leadKeys: "lead_keys",
+  deadLetters: "dead_letters",
+} as const;
 
 export interface Mongo {
   client: MongoClient;
@@ -17,14 +23,36 @@ export async function connectMongo(uri: string, dbName?: string): Promise<Mongo>
   return { client, db, close: () => client.close() };
 }
 
-/** Creates every index the backend relies on. Safe to run at every start: same spec, same name, no-op. */
-export async function ensureIndexes(db: Db): Promise<void> {
-  const events = db.collection(COLLECTIONS.events);
-  await events.createIndexes([
+/**
+ * Every index the backend relies on. Safe to run at every start: same spec, same name, no-op.
+ * Retention: events and sessions carry `expireAt` (receipt + the site's retention days, 90 by default), and a TTL
+ * index with expireAfterSeconds 0 removes them then, so each site keeps its own retention with one index.
+ */
+export const INDEXES = {
+  events: [
     // Idempotency: an event id is unique within its site, so a redelivered event is a duplicate-key no-op.
     { key: { siteId: 1, eventId: 1 }, name: "site_event_unique", unique: true },
     { key: { siteId: 1, ts: -1 }, name: "site_ts" },
+    { key: { siteId: 1, type: 1, ts: -1 }, name: "site_type_ts" },
     { key: { sessionId: 1 }, name: "session" },
     { key: { visitorId: 1 }, name: "visitor" },
-  ]);
+    { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
+  ],
+  sessions: [
+    { key: { siteId: 1, startedAt: -1 }, name: "site_started" },
+    { key: { visitorId: 1 }, name: "visitor" },
+    { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
+  ],
+  leads: [
+    { key: { siteId: 1, createdAt: -1 }, name: "site_created" },
+    { key: { siteId: 1, email: 1 }, name: "site_email" },
+    { key: { siteId: 1, status: 1, createdAt: -1 }, name: "site_status_created" },
+    { key: { visitorIds: 1 }, name: "visitors" },
+  ],
+} as const;
+
+export async function ensureIndexes(db: Db): Promise<void> {
+  for (const [collection, specs] of Object.entries(INDEXES)) {
+    await db.collection(collection).createIndexes(specs.map((s) => ({ ...s, key: { ...s.key } })));
+  }
 }

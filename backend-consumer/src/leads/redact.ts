@@ -1,0 +1,54 @@
+/**
+ * Server-side redaction, applied before anything is stored, whatever the browser already removed: US social
+ * security numbers, payment card numbers (13–19 digits passing the Luhn check), and values of fields named like
+ * passports, cards, CVVs, SSNs or passwords.
+ */
+
+export const REDACTED = "[redacted]";
+
+const SENSITIVE_NAME = /pass(word|wd|port)|card.?(number|no|num)|\bcc.?(num|number)?\b|cvv|cvc|\bssn\b|social.?security|security.?code|\bpin\b/i;
+const SSN = /\b(?!000|666|9\d\d)\d{3}[- ]?(?!00)\d{2}[- ]?(?!0000)\d{4}\b/g;
+const CARD_CANDIDATE = /\b(?:\d[ -]?){12,18}\d\b/g;
+
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return sum % 10 === 0;
+}
+
+/** Replaces SSNs and Luhn-valid card numbers inside a string. */
+export function redactString(value: string): string {
+  let out = value.replace(CARD_CANDIDATE, (m) => {
+    const digits = m.replace(/[ -]/g, "");
+    return digits.length >= 13 && digits.length <= 19 && luhnValid(digits) ? REDACTED : m;
+  });
+  // Only dashed/spaced SSNs, or 9-digit runs in a field named like an SSN (handled by name): a bare 9-digit number
+  // is too often something else (order ids, zip+4).
+  out = out.replace(SSN, (m) => (/[- ]/.test(m) ? REDACTED : m));
+  return out;
+}
+
+export function isSensitiveName(name: string): boolean {
+  return SENSITIVE_NAME.test(name);
+}
+
+/** Deep copy with sensitive values redacted: by key name anywhere in the tree, and by value pattern in strings. */
+export function redactValue(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return redactString(value);
+  if (depth > 20 || value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = isSensitiveName(k) && v !== null && v !== "" ? REDACTED : redactValue(v, depth + 1);
+  }
+  return out;
+}

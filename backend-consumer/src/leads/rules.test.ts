@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { leadTouchOf, normaliseEmail, splitName } from "./rules.ts";
+import { luhnValid, redactString, redactValue } from "./redact.ts";
+
+describe("normaliseEmail", () => {
+  it.each([
+    ["  Ada@Example.COM ", "ada@example.com"],
+    ["a@b.co", "a@b.co"],
+    ["not an email", null],
+    ["a@b", null],
+    [42, null],
+  ])("%s → %s", (input, expected) => expect(normaliseEmail(input)).toBe(expected));
+});
+
+describe("splitName", () => {
+  it.each([
+    ["Ada Lovelace", { firstName: "Ada", lastName: "Lovelace" }],
+    ["  Ada  King   Lovelace ", { firstName: "Ada", lastName: "King Lovelace" }],
+    ["Cher", { firstName: "Cher" }],
+    ["", {}],
+  ])("%s", (input, expected) => expect(splitName(input)).toEqual(expected));
+});
+
+describe("leadTouchOf", () => {
+  const form = (fields: Record<string, string>) => ({ formId: "contact", fields });
+
+  it("a submission with an email is a submitted lead, with the full name split and contact fields picked", () => {
+    expect(
+      leadTouchOf({ type: "form_submission", form: form({ email: "A@B.co", name: "Ada Lovelace", phone: "+1 555", company: "AE" }) }),
+    ).toEqual({
+      email: "a@b.co",
+      status: "submitted",
+      fields: { email: "A@B.co", name: "Ada Lovelace", phone: "+1 555", company: "AE" },
+      formId: "contact",
+      firstName: "Ada",
+      lastName: "Lovelace",
+      phone: "+1 555",
+      company: "AE",
+    });
+  });
+
+  it("separate first and last name fields win over a split full name", () => {
+    const touch = leadTouchOf({ type: "form_submission", form: form({ work_email: "a@b.co", first_name: "Grace", last_name: "Hopper" }) });
+    expect(touch).toMatchObject({ firstName: "Grace", lastName: "Hopper" });
+  });
+
+  it("an email interaction is a partial lead", () => {
+    expect(leadTouchOf({ type: "form_interaction", form: form({ email: "a@b.co" }) })?.status).toBe("partial");
+  });
+
+  it("identify with an email (as id or trait) touches a lead; other events and forms without email do not", () => {
+    expect(leadTouchOf({ type: "identify", userId: "a@b.co", traits: { plan: "pro" } })).toMatchObject({ email: "a@b.co", status: "identified" });
+    expect(leadTouchOf({ type: "identify", userId: "u1", traits: { email: "x@y.io" } })?.email).toBe("x@y.io");
+    expect(leadTouchOf({ type: "identify", userId: "u1" })).toBeNull();
+    expect(leadTouchOf({ type: "form_submission", form: form({ q: "search" }) })).toBeNull();
+    expect(leadTouchOf({ type: "page_view" })).toBeNull();
+  });
+});
+
+describe("redaction", () => {
+  it.each([
+    ["4111 1111 1111 1111", "[redacted]"],
+    ["card 4111-1111-1111-1111 thanks", "card [redacted] thanks"],
+    ["4111 1111 1111 1112", "4111 1111 1111 1112"],
+    ["ssn 123-45-6789", "ssn [redacted]"],
+    ["order 123456789", "order 123456789"],
+    ["call +1 415 555 0100", "call +1 415 555 0100"],
+  ])("%s → %s", (input, expected) => expect(redactString(input)).toBe(expected));
+
+  it("redacts by key name at any depth", () => {
+    expect(redactValue({ a: { password: "hunter2", cvv: "123", passportNumber: "X1", nested: [{ ssn: "1" }] }, ok: "fine" })).toEqual({
+      a: { password: "[redacted]", cvv: "[redacted]", passportNumber: "[redacted]", nested: [{ ssn: "[redacted]" }] },
+      ok: "fine",
+    });
+  });
+
+  it("Luhn", () => {
+    expect(luhnValid("4111111111111111")).toBe(true);
+    expect(luhnValid("4111111111111112")).toBe(false);
+  });
+});

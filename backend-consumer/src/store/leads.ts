@@ -1,0 +1,143 @@
+/**
+ * Leads: one per (site, normalised email) within the dedupe window of the incoming event (24 h for submissions,
+ * 7 days for partials). Which lead an event belongs to is decided by compare-and-swap on a `lead_keys` document
+ * per (site, email), so two drains handling the same email at once never create two leads. Every lead write is
+ * idempotent ($set, $max, $min, $addToSet and a conditional status upgrade), so redelivered events change nothing.
+ */
+import { randomUUID } from "node:crypto";
+import { MongoServerError, type Db } from "mongodb";
+import { DEDUPE_WINDOW_MS, leadTouchOf, QUALITY_OF, STATUS_RANK, type LeadStatus, type LeadTouch } from "../leads/index.ts";
+import type { EventDocument } from "./events.ts";
+import { COLLECTIONS } from "./mongo.ts";
+import { sessionKey, type SessionDocument } from "./sessions.ts";
+
+const DUPLICATE_KEY = 11000;
+
+interface LeadKey {
+  _id: string;
+  leadId: string;
+  lastAt: Date;
+}
+
+export interface LeadDocument {
+  _id: string;
+  siteId: string;
+  email: string;
+  status: LeadStatus;
+  statusRank: number;
+  quality: string;
+  fields: Record<string, string>;
+  traits?: Record<string, unknown>;
+  firstName?: string;
+  lastName?: string;
+  phone?: string;
+  company?: string;
+  formIds: string[];
+  visitorIds: string[];
+  sessionIds: string[];
+  utm?: Record<string, string>;
+  clickIds?: Record<string, string>;
+  referrer?: string;
+  landingPage?: string;
+  submittedAt?: Date;
+  lastInteractionAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The lead id for (site, email) at time `at`: the current one if seen within the window, else a new one. */
+async function resolveLeadId(db: Db, siteId: string, email: string, at: Date, windowMs: number): Promise<string> {
+  const keys = db.collection<LeadKey>(COLLECTIONS.leadKeys);
+  const _id = `${siteId}|${email}`;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const current = await keys.findOne({ _id });
+    if (!current) {
+      const leadId = randomUUID();
+      try {
+        await keys.insertOne({ _id, leadId, lastAt: at });
+        return leadId;
+      } catch (err) {
+        if (err instanceof MongoServerError && err.code === DUPLICATE_KEY) continue; // another drain created it
+        throw err;
+      }
+    }
+    if (current.lastAt.getTime() >= at.getTime() - windowMs) {
+      await keys.updateOne({ _id, leadId: current.leadId }, { $max: { lastAt: at } });
+      return current.leadId;
+    }
+    // The window has passed: start a new lead, unless another drain already moved the key on.
+    const leadId = randomUUID();
+    const swapped = await keys.updateOne({ _id, leadId: current.leadId, lastAt: current.lastAt }, { $set: { leadId, lastAt: at } });
+    if (swapped.modifiedCount === 1) return leadId;
+  }
+  throw new MongoServerError({ message: `lead key ${_id} kept changing`, code: 112 });
+}
+
+async function mergeIntoLead(db: Db, leadId: string, touch: LeadTouch, event: EventDocument, session: SessionDocument | null): Promise<void> {
+  const leads = db.collection<LeadDocument>(COLLECTIONS.leads);
+  const at = event.receivedAt;
+  const set: Record<string, unknown> = { updatedAt: new Date() };
+  for (const [name, value] of Object.entries(touch.fields)) if (value !== "") set[`fields.${name.replace(/[.$]/g, "_")}`] = value;
+  for (const [name, value] of Object.entries(touch.traits ?? {})) set[`traits.${name.replace(/[.$]/g, "_")}`] = value;
+  for (const key of ["firstName", "lastName", "phone", "company"] as const) if (touch[key]) set[key] = touch[key];
+  const attribution = session?.attribution;
+  await leads.updateOne(
+    { _id: leadId },
+    {
+      $setOnInsert: {
+        siteId: event.siteId,
+        email: touch.email,
+        status: touch.status,
+        statusRank: STATUS_RANK[touch.status],
+        quality: QUALITY_OF[touch.status],
+        createdAt: at,
+        ...(attribution?.utm ? { utm: attribution.utm } : {}),
+        ...(attribution?.clickIds ? { clickIds: attribution.clickIds } : {}),
+        ...(session?.referrer ? { referrer: session.referrer } : {}),
+        ...(session?.landingPage ? { landingPage: session.landingPage } : {}),
+      },
+      $set: set,
+      $max: { lastInteractionAt: at },
+      ...(touch.status === "submitted" ? { $min: { submittedAt: at } } : {}),
+      $addToSet: {
+        visitorIds: event.visitorId,
+        sessionIds: event.sessionId,
+        ...(touch.formId ? { formIds: touch.formId } : {}),
+      },
+    },
+    { upsert: true },
+  );
+  // Upgrade only: a partial after a submission leaves the lead submitted.
+  await leads.updateOne(
+    { _id: leadId, statusRank: { $lt: STATUS_RANK[touch.status] } },
+    { $set: { status: touch.status, statusRank: STATUS_RANK[touch.status], quality: QUALITY_OF[touch.status] } },
+  );
+}
+
+/** `identify` without an email links traits to the leads this visitor already has. */
+async function linkVisitor(db: Db, event: EventDocument): Promise<void> {
+  if (!event.traits && !event.userId) return;
+  const set: Record<string, unknown> = { updatedAt: new Date() };
+  if (event.userId) set.userId = event.userId;
+  for (const [name, value] of Object.entries(event.traits ?? {})) set[`traits.${name.replace(/[.$]/g, "_")}`] = value;
+  await db.collection<LeadDocument>(COLLECTIONS.leads).updateMany({ siteId: event.siteId, visitorIds: event.visitorId }, { $set: set });
+}
+
+/** Applies every lead-relevant event (in time order) to its lead. Safe to repeat. */
+export async function applyLeads(db: Db, events: EventDocument[]): Promise<void> {
+  const relevant = events
+    .filter((e) => e.type === "form_submission" || e.type === "form_interaction" || e.type === "identify")
+    .sort((a, b) => a.ts.getTime() - b.ts.getTime());
+  if (relevant.length === 0) return;
+  const sessions = db.collection<SessionDocument>(COLLECTIONS.sessions);
+  for (const event of relevant) {
+    const touch = leadTouchOf(event);
+    if (!touch) {
+      if (event.type === "identify") await linkVisitor(db, event);
+      continue;
+    }
+    const leadId = await resolveLeadId(db, event.siteId, touch.email, event.receivedAt, DEDUPE_WINDOW_MS[touch.status]);
+    const session = await sessions.findOne({ _id: sessionKey(event.siteId, event.sessionId) });
+    await mergeIntoLead(db, leadId, touch, event, session);
+  }
+}
