@@ -6,6 +6,8 @@ import { serve } from "@hono/node-server";
 import { createApi } from "./api/app.ts";
 import { connectMariadb } from "./config/db.ts";
 import { KvClient } from "./config/kv-client.ts";
+import { processBatch } from "./drain/process-batch.ts";
+import { PullConsumer } from "./drain/pull-client.ts";
 import { startConfigSync } from "./config/sync.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
@@ -38,6 +40,21 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
         { intervalMs: Number(env.SYNC_INTERVAL_MS ?? 100), reconcileMs: Number(env.RECONCILE_INTERVAL_MS ?? 300_000) },
       )
     : null;
+  // Production queue path: Cloudflare's HTTP pull API (locally, the dev sidecar pushes to /internal/queue instead).
+  const puller = env.CLOUDFLARE_QUEUE_ID
+    ? new PullConsumer({
+        baseUrl: env.QUEUES_API_URL ?? "https://api.cloudflare.com/client/v4",
+        accountId: required(env, "CLOUDFLARE_ACCOUNT_ID"),
+        queueId: env.CLOUDFLARE_QUEUE_ID,
+        apiToken: required(env, "CLOUDFLARE_API_TOKEN"),
+        batchSize: Number(env.PULL_BATCH_SIZE ?? 100),
+        visibilityTimeoutMs: Number(env.PULL_VISIBILITY_TIMEOUT_MS ?? 30_000),
+        concurrency: Number(env.PULL_CONCURRENCY ?? 2),
+        process: (deliveries) => processBatch(deliveries, { db: mongo.db, log }),
+        log,
+      })
+    : null;
+  puller?.start();
   const app = createApi({
     db: mongo.db,
     configDb: mariadb?.db ?? null,
@@ -52,10 +69,13 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
   });
   const port = Number(env.BACKEND_PORT ?? 8790);
   const server = serve({ fetch: app.fetch, port, hostname: env.BACKEND_HOST ?? "127.0.0.1" });
-  log("backend listening", { port, configPlane: Boolean(mariadb) });
+  log("backend listening", { port, configPlane: Boolean(mariadb), pullConsumer: Boolean(puller) });
   return {
     port,
+    puller,
+    /** Graceful: stop pulling and ack what is in hand, then close servers and connections. */
     async stop() {
+      await puller?.stop();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await sync?.stop();
       await mariadb?.close();
@@ -67,7 +87,9 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
 if (process.argv[1] === import.meta.filename) {
   const backend = await startBackend();
   const shutdown = async (): Promise<void> => {
+    log("shutting down");
     await backend.stop();
+    log("stopped", backend.puller ? { ...backend.puller.stats } : {});
     process.exit(0);
   };
   process.once("SIGTERM", shutdown);

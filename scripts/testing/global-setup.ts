@@ -17,7 +17,8 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  await buildSdk();
+  // SKIP_SDK_BUILD=1 reuses the last build (e.g. while the SDK sources are mid-edit and only backend tests run).
+  if (process.env.SKIP_SDK_BUILD !== "1") await buildSdk();
   const [mariadb, mongo] = await Promise.all([
     ensureMariadb({ port: TEST_PORTS.mariadb, dataDir: join(TEST_DATA_DIR, "mariadb") }),
     ensureMongo({ port: TEST_PORTS.mongo, dataDir: join(TEST_DATA_DIR, "mongo"), memory: true }),

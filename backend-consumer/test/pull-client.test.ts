@@ -1,0 +1,185 @@
+/**
+ * The Cloudflare pull client against a local server that follows the documented pull/ack shapes (with leases,
+ * retries, visibility timeouts and a dead-letter list), writing to the real MongoDB-compatible server through the
+ * same processBatch as the local push path.
+ */
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { QueueMessage } from "#contracts";
+import { processBatch } from "../src/drain/process-batch.ts";
+import { PullConsumer } from "../src/drain/pull-client.ts";
+import { COLLECTIONS, connectMongo, ensureIndexes } from "../src/store/mongo.ts";
+import { ensureMongo } from "../../scripts/lib/mongo.ts";
+import { ROOT, toolEnv } from "../../scripts/lib/paths.ts";
+import { FakeCloudflareQueue } from "../../scripts/testing/fake-cf-queue.ts";
+import { eventually, testMongo } from "../../scripts/testing/mongo.ts";
+import { TEST_DATA_DIR, testPort } from "../../scripts/testing/ports.ts";
+
+const TOKEN = "pull-test-token";
+let mongo: Awaited<ReturnType<typeof testMongo>>;
+let queue: FakeCloudflareQueue;
+let consumer: PullConsumer | null = null;
+
+function message(n: number, site = "site-a"): QueueMessage {
+  return {
+    v: 1,
+    siteId: site,
+    receivedAt: Date.now(),
+    geo: {},
+    ip: null,
+    ua: null,
+    events: Array.from({ length: n }, () => ({ id: crypto.randomUUID(), type: "page_view" as const, ts: Date.now(), sessionId: "s", visitorId: "v" })),
+  };
+}
+
+function makeConsumer(db = mongo.db, over: Partial<ConstructorParameters<typeof PullConsumer>[0]> = {}) {
+  consumer = new PullConsumer({
+    baseUrl: queue.url,
+    accountId: "acct",
+    queueId: "tracker-events",
+    apiToken: TOKEN,
+    batchSize: 10,
+    visibilityTimeoutMs: 5000,
+    concurrency: 2,
+    emptyBackoffMs: { min: 20, max: 400 },
+    process: (deliveries) => processBatch(deliveries, { db }),
+    ...over,
+  });
+  return consumer;
+}
+
+const eventCount = () => mongo.db.collection(COLLECTIONS.events).countDocuments();
+
+beforeAll(async () => {
+  mongo = await testMongo("pull");
+  await ensureIndexes(mongo.db);
+});
+beforeEach(async () => {
+  await mongo.db.collection(COLLECTIONS.events).deleteMany({});
+  queue = new FakeCloudflareQueue({ token: TOKEN, maxRetries: 3 });
+  await queue.start();
+});
+afterEach(async () => {
+  await consumer?.stop();
+  consumer = null;
+  await queue.stop();
+});
+afterAll(async () => {
+  await mongo.db.dropDatabase();
+  await mongo.close();
+});
+
+describe("Cloudflare pull client", () => {
+  it("drains the queue into MongoDB and acks every lease", async () => {
+    for (let i = 0; i < 40; i++) queue.send(message(5));
+    makeConsumer().start();
+    await eventually(async () => (queue.backlog === 0 ? true : undefined), 15_000, "an empty queue");
+    expect(await eventCount()).toBe(200);
+    expect(queue.stats.acks).toBe(40);
+    expect(queue.deadLetters).toHaveLength(0);
+  });
+
+  it("decodes bodies by CF-Content-Type: json, text and base64 bytes", async () => {
+    const bodies = [message(1), message(1), message(1)];
+    queue.send(bodies[0], "json");
+    queue.send(JSON.stringify(bodies[1]), "text");
+    queue.send(JSON.stringify(bodies[2]), "bytes");
+    makeConsumer().start();
+    await eventually(async () => (queue.backlog === 0 ? true : undefined), 10_000);
+    const ids = (await mongo.db.collection(COLLECTIONS.events).find({}).toArray()).map((d) => d.eventId).sort();
+    expect(ids).toEqual(bodies.map((b) => b.events[0]!.id).sort());
+  });
+
+  it("retries a malformed message up to the limit, then it is dead-lettered, without holding back the rest", async () => {
+    const bad = queue.send("{not json", "text");
+    const undecodable = queue.send("AAAA", "v8");
+    for (let i = 0; i < 5; i++) queue.send(message(2));
+    makeConsumer().start();
+    await eventually(async () => (queue.backlog === 0 ? true : undefined), 15_000, "the queue to empty");
+    expect(queue.deadLetters.map((m) => m.id).sort()).toEqual([bad, undecodable].sort());
+    expect(queue.deadLetters.every((m) => m.attempts === 4)).toBe(true);
+    expect(await eventCount()).toBe(10);
+  });
+
+  it("backs off while the queue is empty, and never runs more pulls at once than its concurrency", async () => {
+    makeConsumer(mongo.db, { concurrency: 3 }).start();
+    await new Promise((r) => setTimeout(r, 1500));
+    // With 20 ms doubling to 400 ms, three loops make about 3 × 8 pulls in 1.5 s, not 3 × 75.
+    expect(queue.stats.pulls).toBeLessThan(40);
+    for (let i = 0; i < 60; i++) queue.send(message(1));
+    await eventually(async () => (queue.backlog === 0 ? true : undefined), 10_000);
+    expect(queue.stats.maxConcurrentPulls).toBeLessThanOrEqual(3);
+  });
+
+  it("retries with delay while MongoDB is down, and nothing is lost once it is back", async () => {
+    const port = testPort(41);
+    const dataDir = join(TEST_DATA_DIR, "mongo-pull-outage");
+    let server = await ensureMongo({ port, dataDir, memory: true });
+    const own = await connectMongo(server.url, "pull_outage");
+    await ensureIndexes(own.db);
+    await server.stop();
+    for (let i = 0; i < 10; i++) queue.send(message(3));
+    const c = makeConsumer(own.db, { process: (d) => processBatch(d, { db: own.db }) });
+    c.start();
+    await eventually(async () => (queue.stats.retries >= 10 ? true : undefined), 30_000, "retries while the database is down");
+    expect(queue.stats.acks).toBe(0);
+    expect(queue.deadLetters).toHaveLength(0);
+    server = await ensureMongo({ port, dataDir, memory: true });
+    try {
+      await ensureIndexes(own.db);
+      // processBatch asks for a 5 s delay on a first failure; the fake queue honours it.
+      await eventually(async () => (queue.backlog === 0 ? true : undefined), 40_000, "the queue to drain after the outage");
+      expect(await own.db.collection(COLLECTIONS.events).countDocuments()).toBe(30);
+    } finally {
+      await c.stop();
+      consumer = null;
+      await own.close();
+      await server.stop();
+    }
+  }, 90_000);
+
+  it("on SIGTERM stops pulling, finishes and acks what it holds; after SIGKILL, expired leases are redelivered; nothing is lost or doubled", async () => {
+    for (let i = 0; i < 300; i++) queue.send(message(10));
+    const env = toolEnv({
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: mongo.dbName,
+      INTERNAL_TOKEN: "x",
+      BACKEND_PORT: String(testPort(42)),
+      CLOUDFLARE_QUEUE_ID: "tracker-events",
+      CLOUDFLARE_ACCOUNT_ID: "acct",
+      CLOUDFLARE_API_TOKEN: TOKEN,
+      QUEUES_API_URL: queue.url,
+      PULL_BATCH_SIZE: "20",
+      PULL_VISIBILITY_TIMEOUT_MS: "1500",
+    });
+    const startDrain = () => {
+      const child = spawn(join(ROOT, "node_modules/.bin/node"), [join(ROOT, "backend-consumer/src/main.ts")], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d));
+      child.stderr.on("data", (d: Buffer) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      return { child, exited, output: () => out };
+    };
+
+    const first = startDrain();
+    await eventually(async () => (queue.stats.acks >= 50 ? true : undefined), 30_000, "some progress");
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+    expect(first.output()).toContain('"msg":"stopped"');
+    // Graceful: every lease it held was settled before it exited.
+    expect([...queue.messages.values()].filter((m) => m.lease && m.lease.until > Date.now())).toEqual([]);
+
+    const second = startDrain();
+    await eventually(async () => (queue.stats.acks >= 150 ? true : undefined), 30_000, "more progress");
+    second.child.kill("SIGKILL");
+    await second.exited;
+
+    const third = startDrain();
+    await eventually(async () => (queue.backlog === 0 ? true : undefined), 60_000, "the queue to drain");
+    third.child.kill("SIGTERM");
+    await third.exited;
+    expect(await eventCount()).toBe(3000);
+    expect(queue.deadLetters).toHaveLength(0);
+  }, 120_000);
+});
