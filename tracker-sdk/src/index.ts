@@ -1,44 +1,89 @@
 /**
- * The tracker SDK: one IIFE with zero runtime dependencies. Its settings come from the loader (`/s/<key>.js`
- * leaves the site config in `window.LeadTracker.c` and the edge origin in `.e`) or, without a loader, from its own
- * script tag (`data-site-key`, optional `data-endpoint`). It sends a `page_view` when it loads. Nothing here may
- * throw into the host page.
+ * The tracker SDK: one IIFE with zero runtime dependencies and one global, `window.LeadTracker`. Its settings come
+ * from the loader (`/s/<key>.js` leaves the site config in `LeadTracker.c`, the edge origin in `.e` and the calls
+ * made before the SDK arrived in `.q`) or, without a loader, from its own script tag (`data-site-key`, optional
+ * `data-endpoint`; defaults for everything else). Nothing here may throw into the host page.
+ *
+ * API: `LeadTracker("track", name, props)`, and likewise identify, page, consent, flush and debug. One calling
+ * convention, the same before and after the SDK has loaded (no methods that exist only once it has).
  */
-import type { SiteConfig, TrackerEvent } from "#contracts";
-import { sessionId, uuid, visitorId } from "./ids.ts";
-import { send } from "./transport.ts";
+import type { SiteConfig } from "#contracts";
+import { configure, feature } from "./config.ts";
+import { initConsent, maySend, setConsent } from "./consent.ts";
+import { emit } from "./events.ts";
+import { formsLeaving, startForms } from "./forms.ts";
+import { pageView, startPages } from "./pages.ts";
+import { flush, reset, restore, save, startQueue } from "./queue.ts";
+import { set } from "./storage.ts";
+import { debug, on, safe } from "./util.ts";
 
-function pageInfo(): NonNullable<TrackerEvent["page"]> {
-  const page: NonNullable<TrackerEvent["page"]> = { url: location.href, path: location.pathname, title: document.title };
-  if (document.referrer) page.referrer = document.referrer;
-  return page;
-}
-
-interface LoaderGlobal {
-  c?: SiteConfig;
+type Api = Record<string, (...args: never[]) => void>;
+interface Global {
+  (method: string, ...args: unknown[]): void;
+  q?: ArrayLike<unknown>[];
+  c?: Partial<SiteConfig>;
   e?: string;
+  /** Set once the SDK runs, so a second copy on the page does nothing. */
+  l?: 1;
 }
+
+const api: Api = {
+  track(name: string, props?: Record<string, unknown>) {
+    if (name) emit("track", { name, props });
+  },
+  /** An email goes into the traits; any other id becomes the user id of this and later events. */
+  identify(idOrEmail: string, traits?: Record<string, unknown>) {
+    const t = { ...traits };
+    if (/@/.test(idOrEmail)) t.email = idOrEmail;
+    else if (idOrEmail) set("lt_uid", idOrEmail);
+    emit("identify", { traits: t });
+  },
+  page() {
+    pageView(true);
+  },
+  consent(state: string | boolean) {
+    const granted = state === true || state == "granted";
+    setConsent(granted);
+    if (granted) restore();
+    else reset();
+    flush();
+  },
+  flush,
+  debug(on?: boolean) {
+    debug.on = on !== false;
+  },
+};
 
 function start(script: HTMLScriptElement | null): void {
-  const loaded = (window as unknown as { LeadTracker?: LoaderGlobal }).LeadTracker;
-  const siteKey = loaded?.c?.siteKey || script?.getAttribute("data-site-key");
-  if (!siteKey) return;
-  const endpoint = loaded?.e || script?.getAttribute("data-endpoint") || (script ? new URL(script.src).origin : "");
-  if (!endpoint) return;
-  const now = Date.now();
-  const event: TrackerEvent = {
-    id: uuid(),
-    type: "page_view",
-    ts: now,
-    sessionId: sessionId(now).id,
-    visitorId: visitorId(),
-    page: pageInfo(),
-  };
-  send(endpoint, siteKey, [event]);
+  const w = window as unknown as { LeadTracker?: Global };
+  const stub = w.LeadTracker || ({} as Global);
+  if (stub.l) return;
+  const config = stub.c || {};
+  const attr = (name: string): string | null => script && script.getAttribute(name);
+  const siteKey = config.siteKey || attr("data-site-key");
+  const edge = stub.e || attr("data-endpoint") || (script && new URL(script.src).origin);
+  if (!siteKey || !edge) return;
+
+  configure(config, edge);
+  debug.on = !!config.debug;
+  initConsent(config.consent || {});
+  startQueue(`${edge}/v1/events`, siteKey, maySend);
+
+  const tracker = safe((method: string, ...args: unknown[]) => api[method]!(...(args as never[]))) as Global;
+  tracker.c = config;
+  tracker.e = edge;
+  tracker.l = 1;
+  w.LeadTracker = tracker;
+  for (const call of stub.q || []) tracker(...(call as [string]));
+
+  if (feature("formSubmissions")) startForms();
+  startPages();
+  on(window, "online", flush);
+  // Never `unload`: it keeps the page out of the back/forward cache.
+  on(window, "pagehide", () => {
+    formsLeaving();
+    save(true);
+  });
 }
 
-try {
-  start(document.currentScript as HTMLScriptElement | null);
-} catch {
-  // never throw into the host page
-}
+safe(start)(document.currentScript as HTMLScriptElement | null);

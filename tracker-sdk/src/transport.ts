@@ -1,18 +1,25 @@
-/** Sends a batch to the edge: `fetch` with `keepalive` and a text/plain body (no CORS preflight), `sendBeacon` as fallback. */
-import type { TrackerEvent } from "#contracts";
+/**
+ * One request to the edge: `fetch` with `keepalive` (it outlives the page) and a string body, which the browser
+ * sends as text/plain (no CORS preflight); `sendBeacon` only where fetch is missing or throws.
+ */
 
-export function send(endpoint: string, siteKey: string, events: TrackerEvent[]): void {
-  const body = JSON.stringify({ siteKey, sentAt: Date.now(), events });
-  const url = `${endpoint}/v1/events`;
+/** `status` 0: no answer (network error, or a beacon the browser refused). `retryAfterMs` from `Retry-After`. */
+export type Answer = (status: number, retryAfterMs: number) => void;
+
+export function post(url: string, body: string, answer: Answer): void {
   try {
-    if (typeof fetch === "function") {
-      fetch(url, { method: "POST", body, keepalive: true, headers: { "Content-Type": "text/plain" } }).catch(() => {
-        // network failure: retry and offline persistence arrive with the full transport (issue C)
-      });
-      return;
-    }
-    navigator.sendBeacon?.(url, body);
+    fetch(url, { method: "POST", body, keepalive: true }).then(
+      (res) => answer(res.status, 1e3 * +(res.headers.get("Retry-After") || 0) || 0),
+      () => answer(0, 0),
+    );
   } catch {
-    // never throw into the host page
+    // A beacon has no answer: once the browser took it, it counts as delivered.
+    let queued: boolean | undefined;
+    try {
+      queued = navigator.sendBeacon(url, body);
+    } catch {
+      // no beacon either: the outbox keeps the events
+    }
+    answer(queued ? 202 : 0, 0);
   }
 }

@@ -1,0 +1,161 @@
+/**
+ * The outbox: batches of up to 50 events or 5 s, sent within keepalive's 64 KB budget, retried with randomised
+ * capped backoff (429 `Retry-After` honoured), and mirrored into localStorage so that nothing is lost to a
+ * navigation, a closed tab or a network outage. An event leaves the outbox only when the edge answered for it
+ * (2xx, or a 4xx that no retry would change); a retry re-sends the same event ids, which the backend stores once.
+ *
+ * Several tabs: each tab writes its own key, `lt_q<tab id>` = `[heartbeat ms, events]`, so no tab overwrites
+ * another's events (one shared key would need a read-merge-write that two tabs can interleave). The tab id lives
+ * in sessionStorage, so the next page in the same tab (a redirect after a form submit) takes its outbox back at
+ * once. A tab marks its key closed (heartbeat 0) on `pagehide`; a loading tab adopts outboxes that are closed or
+ * silent for 10 minutes (a crashed tab). If a tab adopts the outbox of one that comes back from the back/forward
+ * cache, both send the same events: duplicates the backend drops, never losses. Web Locks would tell live tabs
+ * apart exactly, but a page holding one is kept out of the back/forward cache.
+ */
+import type { TrackerEvent } from "#contracts";
+import { uuid } from "./ids.ts";
+import { del, keys, persisting, read, write } from "./storage.ts";
+import { post } from "./transport.ts";
+import { later, log, safe } from "./util.ts";
+
+// Limits, written as literals where used (top-level constants survive minification as variables):
+// 50 events per request; a batch waits at most 5 s; 60 KB per request and in flight at once (keepalive requests
+// share 64 KB; room is left for the envelope); 200 events or 250,000 characters stored; an outbox is stale after
+// 10 minutes without a heartbeat; backoff from 0.5-1.5 s doubling up to 15-45 s.
+const PREFIX = "lt_q";
+
+let queue: TrackerEvent[] = [];
+/** Ids of the events in flight. */
+let busy: Record<string, 1> = {};
+let inFlight = 0;
+let failures = 0;
+let retryAt = 0;
+let timer: ReturnType<typeof setTimeout> | 0 = 0;
+let url = "";
+let siteKey = "";
+let ready: () => boolean;
+let tab: string | null | undefined;
+
+export function startQueue(endpoint: string, key: string, maySend: () => boolean): void {
+  url = endpoint;
+  siteKey = key;
+  ready = maySend;
+  try {
+    tab = sessionStorage.getItem("lt_tab");
+  } catch {
+    // no sessionStorage: this page gets a tab id of its own
+  }
+  tab = tab || uuid().slice(0, 8);
+  restore();
+  // What waits from earlier pages, and this load's own first events, go out at once; later events are batched.
+  schedule(0);
+}
+
+/** Takes back this tab's outbox and adopts those of closed or dead tabs (at start, and when consent is given). */
+export function restore(): void {
+  if (!persisting) return;
+  try {
+    sessionStorage.setItem("lt_tab", tab!);
+  } catch {
+    // the next page in this tab cannot find this outbox at once; a later load adopts it once stale
+  }
+  const own = PREFIX + tab;
+  for (const key of keys()) {
+    if (key.indexOf(PREFIX)) continue;
+    try {
+      const [beat, events] = JSON.parse(read(key)!) as [number, TrackerEvent[]];
+      if (key != own && beat && Date.now() - beat < 6e5) continue;
+      for (const e of events) if (!queue.some((q) => q.id == e.id)) queue.push(e);
+    } catch {
+      // unreadable: dropped below
+    }
+    if (key != own) del(key);
+  }
+  save();
+}
+
+/** Writes the outbox to this tab's key (`closing`: heartbeat 0, the tab is going away). */
+export function save(closing?: boolean): void {
+  if (!persisting) return;
+  if (queue.length) write(PREFIX + tab, JSON.stringify([closing ? 0 : Date.now(), queue]));
+  else del(PREFIX + tab);
+}
+
+/** Adds an event, stored at once; a form submission is also sent at once. */
+export function add(e: TrackerEvent): void {
+  log(e.type, e);
+  queue.push(e);
+  // Over the caps, the oldest events go first, form submissions last.
+  while (queue.length > 200 || JSON.stringify(queue).length > 25e4) {
+    const i = queue.findIndex((q) => q.type != "form_submission");
+    queue.splice(i < 0 ? 0 : i, 1);
+  }
+  save();
+  if (e.type == "form_submission" || queue.length >= 50) flush();
+  else if (!timer) timer = later(flush, 5e3);
+}
+
+function forget(events: TrackerEvent[]): void {
+  queue = queue.filter((e) => events.indexOf(e) < 0);
+  save();
+}
+
+/** Empties the outbox (consent denied). */
+export function reset(): void {
+  queue = [];
+  busy = {};
+}
+
+function schedule(ms: number): void {
+  clearTimeout(timer);
+  timer = later(flush, ms);
+}
+
+/** Sends every event not yet in flight, in requests of ≤ 50 events and ≤ 60 KB, while the byte budget lasts. */
+export function flush(): void {
+  clearTimeout(timer);
+  timer = 0;
+  if (!ready() || !navigator.onLine) return;
+  if (retryAt > Date.now()) return schedule(retryAt - Date.now());
+  let chunk: TrackerEvent[] = [];
+  let bytes = 0;
+  for (const e of queue.slice()) {
+    if (busy[e.id]) continue;
+    const n = new Blob([JSON.stringify(e)]).size + 1;
+    if (n > 6e4) forget([e]);
+    else {
+      if (chunk.length == 50 || bytes + n > 6e4) {
+        if (!send(chunk, bytes)) return;
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(e);
+      bytes += n;
+    }
+  }
+  if (chunk.length) send(chunk, bytes);
+}
+
+/** false: requests in flight have spent the keepalive budget; their answers flush again. */
+function send(chunk: TrackerEvent[], bytes: number): boolean {
+  if (inFlight + bytes > 6e4) return false;
+  inFlight += bytes;
+  for (const e of chunk) busy[e.id] = 1;
+  const body = JSON.stringify({ siteKey, sentAt: Date.now(), events: chunk });
+  post(url, body, safe((status: number, after: number) => {
+    inFlight -= bytes;
+    for (const e of chunk) delete busy[e.id];
+    if (!status || status == 408 || status == 429 || status > 499) {
+      retryAt = Date.now() + (after || Math.min(3e4, 1e3 * 2 ** failures++) * (0.5 + Math.random()));
+    } else {
+      // delivered, or refused for good (400, 401, 403, 413): a retry would get the same answer
+      failures = 0;
+      forget(chunk);
+    }
+    if (queue.some((e) => !busy[e.id])) schedule(retryAt - Date.now());
+  }));
+  return true;
+}
+
+/** The outbox as it stands (for tests). */
+export const pending = (): readonly TrackerEvent[] => queue;
