@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { beforeEach, describe, expect, it, vi } from "vitest";
+import { setUrl } from "./test-dom.ts";
 import type * as AttributionModule from "./attribution.ts";
 import type * as StorageModule from "./storage.ts";
 
@@ -7,7 +8,7 @@ let attribution: (typeof AttributionModule)["attribution"];
 let storage: typeof StorageModule;
 
 function visit(url: string, referrer = ""): void {
-  (window as unknown as { happyDOM: { setURL(url: string): void } }).happyDOM.setURL(url);
+  setUrl(url);
   Object.defineProperty(document, "referrer", { value: referrer, configurable: true });
 }
 

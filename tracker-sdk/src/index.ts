@@ -15,7 +15,7 @@ import { formsLeaving, startForms } from "./forms.ts";
 import { pageView, startPages } from "./pages.ts";
 import { flush, reset, restore, save, startQueue } from "./queue.ts";
 import { set } from "./storage.ts";
-import { debug, on, safe } from "./util.ts";
+import { debug, later, on, safe } from "./util.ts";
 
 type Api = Record<string, (...args: never[]) => void>;
 interface Global {
@@ -78,6 +78,8 @@ function start(script: HTMLScriptElement | null): void {
 
   if (feature("formSubmissions")) startForms();
   startPages();
+  // What waits from earlier pages, and this load's first events, go out at once; later events are batched.
+  later(flush);
   on(window, "online", flush);
   // Never `unload`: it keeps the page out of the back/forward cache.
   on(window, "pagehide", () => {

@@ -47,8 +47,6 @@ export function startQueue(endpoint: string, key: string, maySend: () => boolean
   }
   tab = tab || uuid().slice(0, 8);
   restore();
-  // What waits from earlier pages, and this load's own first events, go out at once; later events are batched.
-  schedule(0);
 }
 
 /** Takes back this tab's outbox and adopts those of closed or dead tabs (at start, and when consent is given). */
