@@ -1,6 +1,10 @@
-/** A tiny static server for the demo site page, which embeds the tracker snippet pointed at the local edge. */
-import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+/**
+ * A tiny server for the demo site: the demo page, which embeds the tracker snippet pointed at the local edge, and
+ * the SDK's end-to-end fixture pages (`/fixtures/<name>.html` from tracker-sdk/test/fixtures) with what they post
+ * to. Everything comes from one origin, the demo site's allowed origin at the edge.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { ROOT } from "./paths.ts";
 
@@ -10,27 +14,70 @@ export interface DemoOptions {
   siteKey: string;
 }
 
-export function renderDemoPage(opts: DemoOptions): string {
-  const template = readFileSync(join(ROOT, "scripts/demo/index.html"), "utf8");
-  return template
+const FIXTURES = join(ROOT, "tracker-sdk/test/fixtures");
+
+/** `{{EDGE_URL}}`, `{{SITE_KEY}}` and `{{SDK_URL}}` (the current build, for pages without the loader). */
+function render(file: string, opts: DemoOptions): string {
+  let sdkUrl = "";
+  try {
+    const manifest = JSON.parse(readFileSync(join(ROOT, "tracker-sdk/dist/manifest.json"), "utf8")) as { version: string };
+    sdkUrl = `${opts.edgeUrl}/sdk/${manifest.version}.js`;
+  } catch {
+    // not built yet: only pages without the loader need it
+  }
+  return readFileSync(file, "utf8")
     .replaceAll("{{EDGE_URL}}", opts.edgeUrl)
-    .replaceAll("{{SITE_KEY}}", opts.siteKey);
+    .replaceAll("{{SITE_KEY}}", opts.siteKey)
+    .replaceAll("{{SDK_URL}}", sdkUrl);
+}
+
+export function renderDemoPage(opts: DemoOptions): string {
+  return render(join(ROOT, "scripts/demo/index.html"), opts);
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  let body = "";
+  for await (const chunk of req) body += chunk;
+  return body;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store", ...headers });
+  res.end(body);
+}
+
+/**
+ * GET or POST a page (a native form post lands on a page, as on most sites); `POST /fixtures/redirect` answers
+ * 303 to the thank-you page (redirect after submit); `POST /fixtures/api/lead` is the AJAX form's JSON endpoint
+ * (`/fixtures/api/reject` refuses with 422, a server-side validation error).
+ */
+async function handle(req: IncomingMessage, res: ServerResponse, opts: DemoOptions): Promise<void> {
+  const path = new URL(req.url ?? "/", "http://x").pathname;
+  const html = "text/html; charset=utf-8";
+  if (req.method === "POST") await readBody(req);
+  if (path === "/" || path === "/index.html") return send(res, 200, html, renderDemoPage(opts));
+  if (req.method === "POST" && path === "/fixtures/redirect") return send(res, 303, "text/plain", "", { location: "/fixtures/thanks.html" });
+  if (req.method === "POST" && path === "/fixtures/api/lead") return send(res, 200, "application/json", '{"ok":true}');
+  if (req.method === "POST" && path === "/fixtures/api/reject") return send(res, 422, "application/json", '{"ok":false}');
+  const fixture = /^\/fixtures\/([a-z0-9-]+)\.html$/.exec(path);
+  if (fixture && existsSync(join(FIXTURES, `${fixture[1]}.html`))) return send(res, 200, html, render(join(FIXTURES, `${fixture[1]}.html`), opts));
+  send(res, 404, "text/plain", "not found");
 }
 
 export async function startDemo(opts: DemoOptions): Promise<{ url: string; stop(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://x").pathname;
-    if (path === "/" || path === "/index.html") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
-      res.end(renderDemoPage(opts));
-      return;
-    }
-    res.writeHead(404, { "content-type": "text/plain" });
-    res.end("not found");
+    handle(req, res, opts).catch((err: unknown) => {
+      console.error("demo server:", err);
+      if (!res.headersSent) send(res, 500, "text/plain", "error");
+    });
   });
   await new Promise<void>((resolve) => server.listen(opts.port, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${opts.port}/`,
-    stop: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
