@@ -37,7 +37,10 @@ describe("page view, browser to MongoDB", () => {
     await page.goto(stack.demoUrl);
     const request = await sent;
     expect(request.headers()["content-type"]).toMatch(/^text\/plain/);
-    const [event] = JSON.parse(request.postData()!).events;
+    // The first batch of a new visitor: session_start (with the attribution), then the page_view.
+    const [start, event] = JSON.parse(request.postData()!).events;
+    expect(start).toMatchObject({ type: "session_start", sessionId: event.sessionId, attribution: { landingPage: stack.demoUrl } });
+    expect(event.type).toBe("page_view");
 
     const events = mongo.db.collection("events");
     const doc = await eventually(async () => (await events.findOne({ eventId: event.id })) ?? undefined, 15_000, "the page_view document");
@@ -55,9 +58,10 @@ describe("page view, browser to MongoDB", () => {
     expect(doc.receivedAt.getTime()).toBeGreaterThanOrEqual(doc.ts.getTime() - 60_000);
 
     // A second view in the same tab keeps the visitor and session, with a new event id.
-    const again = page.waitForRequest((r) => r.url().endsWith("/v1/events"));
+    // (The page leaving sends its engagement first: wait for the batch with the new view.)
+    const again = page.waitForRequest((r) => r.url().endsWith("/v1/events") && r.postData()!.includes('"type":"page_view"'));
     await page.reload();
-    const [second] = JSON.parse((await again).postData()!).events;
+    const second = JSON.parse((await again).postData()!).events.find((e: { type: string }) => e.type === "page_view");
     expect(second.visitorId).toBe(event.visitorId);
     expect(second.sessionId).toBe(event.sessionId);
     expect(second.id).not.toBe(event.id);
