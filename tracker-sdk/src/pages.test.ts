@@ -108,6 +108,13 @@ describe("pages: page views", () => {
 });
 
 describe("pages: engagement", () => {
+  it("reports nothing at load, even when the clock moves while the SDK starts", async () => {
+    let t = Date.now();
+    vi.spyOn(Date, "now").mockImplementation(() => (t += 5));
+    await start();
+    expect(events("engagement")).toEqual([]);
+  });
+
   it("reports the visible time on the page when it is hidden, and only visible time", async () => {
     await vi.advanceTimersByTimeAsync(12_000);
     setHidden(true);

@@ -34,15 +34,15 @@ export function pageView(force?: boolean): void {
 
 export function startPages(): void {
   lastPage = pageInfo();
-  visibleSince = document.hidden ? 0 : Date.now();
   on(document, "visibilitychange", () => {
     if (!document.hidden) return (visibleSince = Date.now());
     engage(true);
     flush();
   });
-  if (!feature("pageViews")) return;
-  pageView();
-  if (!feature("spa")) return;
+  // The clock starts after the first view: before it there is no earlier page to report time for.
+  if (feature("pageViews")) pageView();
+  visibleSince = document.hidden ? 0 : Date.now();
+  if (!feature("pageViews") || !feature("spa")) return;
   // After the app's own handlers: the title may change with the route, and several calls in one task count once.
   const changed = (): unknown => later(pageView);
   for (const method of ["pushState", "replaceState"] as const) {
