@@ -9,8 +9,6 @@ import { session, uuid, visitorId } from "./ids.ts";
 import { add } from "./queue.ts";
 import { get } from "./storage.ts";
 
-export const USER_KEY = "lt_uid";
-
 export const pageInfo = (): PageInfo => ({
   url: location.href.slice(0, 4096),
   path: location.pathname,
@@ -28,7 +26,7 @@ export function makeEvent(type: TrackerEvent["type"], extra?: Partial<TrackerEve
     visitorId: visitorId(),
     page: pageInfo(),
     consent: consentState(),
-    userId: get(USER_KEY) || undefined,
+    userId: get("lt_uid"), // set by identify()
   };
   if (s.isNew) add({ id: uuid(), type: "session_start", ...base, attribution: attribution(ts) });
   return { id: uuid(), type, ...base, ...extra };

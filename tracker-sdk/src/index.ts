@@ -13,7 +13,7 @@ import { initConsent, maySend, setConsent } from "./consent.ts";
 import { emit } from "./events.ts";
 import { formsLeaving, startForms } from "./forms.ts";
 import { pageView, startPages } from "./pages.ts";
-import { flush, reset, restore, save, startQueue } from "./queue.ts";
+import { flush, leave, reset, restore, startQueue } from "./queue.ts";
 import { set } from "./storage.ts";
 import { debug, later, on, safe } from "./util.ts";
 
@@ -84,8 +84,9 @@ function start(script: HTMLScriptElement | null): void {
   // Never `unload`: it keeps the page out of the back/forward cache.
   on(window, "pagehide", () => {
     formsLeaving();
-    save(true);
+    leave(true);
   });
+  on(window, "pageshow", () => leave(false)); // back from the back/forward cache
 }
 
 safe(start)(document.currentScript as HTMLScriptElement | null);

@@ -40,9 +40,10 @@ export function startPages(): void {
     flush();
   });
   // The clock starts after the first view: before it there is no earlier page to report time for.
-  if (feature("pageViews")) pageView();
+  const views = feature("pageViews");
+  if (views) pageView();
   visibleSince = document.hidden ? 0 : Date.now();
-  if (!feature("pageViews") || !feature("spa")) return;
+  if (!views || !feature("spa")) return;
   // After the app's own handlers: the title may change with the route, and several calls in one task count once.
   const changed = (): unknown => later(pageView);
   for (const method of ["pushState", "replaceState"] as const) {

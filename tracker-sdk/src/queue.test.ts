@@ -219,12 +219,22 @@ describe("queue: persistence", () => {
     allowed = false;
     const e = event("form_submission");
     queue.add(e);
-    queue.save(true); // pagehide
+    queue.leave(true); // pagehide
     allowed = true;
     await load(); // same tab: sessionStorage keeps the tab id
     queue.flush();
     await vi.advanceTimersByTimeAsync(0);
     expect(ids(requests[0]!.events)).toEqual([e.id]);
+  });
+
+  it("keeps the outbox marked closed for whatever is saved after pagehide, until pageshow", async () => {
+    allowed = false;
+    queue.add(event());
+    queue.leave(true); // pagehide
+    queue.add(event("engagement")); // the visibilitychange that follows pagehide
+    expect(JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("lt_q"))!)!)[0]).toBe(0);
+    queue.leave(false); // pageshow: back from the back/forward cache
+    expect(JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith("lt_q"))!)!)[0]).toBe(Date.now());
   });
 
   it("adopts the outboxes of closed and silent tabs, and leaves live tabs' alone", async () => {

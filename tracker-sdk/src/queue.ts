@@ -35,6 +35,7 @@ let url = "";
 let siteKey = "";
 let ready: () => boolean;
 let tab: string | null | undefined;
+let leaving = false;
 
 export function startQueue(endpoint: string, key: string, maySend: () => boolean): void {
   url = endpoint;
@@ -72,10 +73,19 @@ export function restore(): void {
   save();
 }
 
-/** Writes the outbox to this tab's key (`closing`: heartbeat 0, the tab is going away). */
-export function save(closing?: boolean): void {
+/**
+ * Marks the page as leaving (`pagehide`) or back (`pageshow`). While it is leaving, its outbox is saved with
+ * heartbeat 0 (closed), also by what still runs after `pagehide` (the `visibilitychange` that follows it).
+ */
+export function leave(on: boolean): void {
+  leaving = on;
+  save();
+}
+
+/** Writes the outbox to this tab's key. */
+export function save(): void {
   if (!persisting) return;
-  if (queue.length) write(PREFIX + tab, JSON.stringify([closing ? 0 : Date.now(), queue]));
+  if (queue.length) write(PREFIX + tab, JSON.stringify([leaving ? 0 : Date.now(), queue]));
   else del(PREFIX + tab);
 }
 

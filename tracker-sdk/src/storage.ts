@@ -33,7 +33,8 @@ export function persist(allow: boolean): void {
   if (allow) for (const key in memory) write(key, memory[key]!);
 }
 
-export const get = (key: string): string | null | undefined => (persisting && read(key)) || memory[key];
+/** The value, or undefined (never null: an empty localStorage answer falls through to memory). */
+export const get = (key: string): string | undefined => (persisting && read(key)) || memory[key];
 
 export function set(key: string, value: string): void {
   memory[key] = value;

@@ -82,6 +82,14 @@ export class EdgeLog {
   waitFor(match: (e: TrackerEvent) => boolean, what: string, timeoutMs = 15_000): Promise<TrackerEvent> {
     return eventually(async () => this.accepted().find(match), timeoutMs, what);
   }
+
+  /**
+   * The first posted event matching `match`, whatever the answer: a keepalive request that outlives its page is
+   * reported as aborted by the browser although the edge got it (check MongoDB for those).
+   */
+  waitForPosted(match: (e: TrackerEvent) => boolean, what: string, timeoutMs = 15_000): Promise<TrackerEvent> {
+    return eventually(async () => this.posted().find(match), timeoutMs, what);
+  }
 }
 
 export const ofType = (events: TrackerEvent[], type: TrackerEvent["type"]): TrackerEvent[] => events.filter((e) => e.type === type);
