@@ -75,6 +75,7 @@ describe("consent", () => {
     consent.setConsent(true);
     expect(consent.maySend()).toBe(false);
     expect(storage.persisting).toBe(false);
+    expect(localStorage.length).toBe(0);
 
     Object.defineProperty(navigator, "globalPrivacyControl", { value: undefined, configurable: true });
     Object.defineProperty(navigator, "doNotTrack", { value: "1", configurable: true });

@@ -2,8 +2,8 @@
  * Consent, from the site config's mode: `opt-in` keeps events in memory and neither stores nor sends anything
  * until consent is granted; `opt-out` tracks until consent is denied; `cookieless` never touches storage, so ids
  * last one page. With `respectDoNotTrack`, a Global Privacy Control or Do Not Track signal turns tracking off
- * outright (an explicit grant does not override the browser's signal). The decision is remembered in `lt_c`,
- * except a denial under opt-in, which is the default there and so needs no storage.
+ * outright (an explicit grant does not override the browser's signal, nor is it stored). The decision is
+ * remembered in `lt_c`, except a denial under opt-in, which is the default there and so needs no storage.
  */
 import type { SiteConfig } from "#contracts";
 import { clear, persist, read, write } from "./storage.ts";
@@ -34,6 +34,6 @@ export function initConsent(consent: Partial<SiteConfig["consent"]>): void {
 export function setConsent(granted: boolean): void {
   state = granted ? "granted" : "denied";
   if (!granted) clear();
-  if (mode != "cookieless" && (granted || mode != "opt-in")) write("lt_c", state);
+  if (!blocked && mode != "cookieless" && (granted || mode != "opt-in")) write("lt_c", state);
   allowStorage();
 }
