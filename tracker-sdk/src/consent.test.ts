@@ -40,13 +40,13 @@ describe("consent", () => {
     localStorage.setItem("lt_c", "granted");
     consent.initConsent({ mode: "opt-in" });
     expect(consent.maySend()).toBe(true);
-    expect(consent.consentState()).toBe("granted");
+    expect(consent.state).toBe("granted");
   });
 
   it("opt-out: tracks until denied; the denial clears our storage and is remembered", () => {
     consent.initConsent({ mode: "opt-out" });
     expect(consent.maySend()).toBe(true);
-    expect(consent.consentState()).toBe("unknown");
+    expect(consent.state).toBe("unknown");
     storage.set("lt_vid", "v1");
     localStorage.setItem("other", "kept");
     consent.setConsent(false);

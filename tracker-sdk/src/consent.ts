@@ -11,14 +11,14 @@ import { clear, persist, read, write } from "./storage.ts";
 type State = "granted" | "denied" | "unknown";
 
 let mode: SiteConfig["consent"]["mode"];
-let state: State;
 let blocked: boolean;
+/** The visitor's decision (a live binding: read it, don't assign it). */
+export let state: State;
 
 /** Events may be made and kept in memory: consent not denied, no privacy signal honoured. */
 export const mayBuffer = (): boolean => !blocked && state != "denied";
 /** Events may be sent. */
 export const maySend = (): boolean => mayBuffer() && (state == "granted" || mode != "opt-in");
-export const consentState = (): State => state;
 
 const allowStorage = (): void => persist(maySend() && mode != "cookieless");
 

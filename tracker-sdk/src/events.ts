@@ -4,7 +4,7 @@
  */
 import type { PageInfo, TrackerEvent } from "#contracts";
 import { attribution } from "./attribution.ts";
-import { consentState, mayBuffer } from "./consent.ts";
+import { mayBuffer, state } from "./consent.ts";
 import { session, uuid, visitorId } from "./ids.ts";
 import { add } from "./queue.ts";
 import { get } from "./storage.ts";
@@ -25,7 +25,7 @@ export function makeEvent(type: TrackerEvent["type"], extra?: Partial<TrackerEve
     sessionId: s.id,
     visitorId: visitorId(),
     page: pageInfo(),
-    consent: consentState(),
+    consent: state,
     userId: get("lt_uid"), // set by identify()
   };
   if (s.isNew) add({ id: uuid(), type: "session_start", ...base, attribution: attribution(ts) });

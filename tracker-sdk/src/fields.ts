@@ -8,7 +8,7 @@ export type Field = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
 
 /** The opt-out marker, on a field, a form, or the page (`<body>` / `<html>`). */
 export const IGNORE = "[data-lt-ignore],.lt-ignore";
-const SKIPPED_TYPES = /^(password|hidden|file|submit|button|reset|image)$/;
+const SKIPPED_TYPES = /password|hidden|file|submit|button|reset|image/;
 const SENSITIVE_NAME = /pass|card|cvv|cvc|ssn|secur|cc-|(^|[^a-z])pin([^a-z]|$)/i;
 const SSN = /^\d{3}[- ]\d{2}[- ]\d{4}$/;
 
@@ -22,7 +22,7 @@ export function looksLikeCard(value: string): boolean {
   return /^\d{13,19}$/.test(digits) && !(sum % 10);
 }
 
-const names = (el: Element): string => `${el.getAttribute("name")} ${el.id} ${el.getAttribute("autocomplete")}`;
+const names = (el: Field): string => `${el.name} ${el.id} ${el.autocomplete}`;
 
 export const isEmailField = (el: Field): boolean => el.type == "email" || /e-?mail/i.test(names(el));
 
@@ -32,6 +32,7 @@ export const fieldsOf = (form: HTMLFormElement): Field[] => [].slice.call(form.q
 /** The field's value ("" when empty or unchecked), or undefined when the field must never be captured. */
 export function fieldValue(el: Field, sensitive?: boolean): string | undefined {
   if (sensitive || SKIPPED_TYPES.test(el.type) || SENSITIVE_NAME.test(names(el)) || el.closest(IGNORE)) return;
-  const value = /^(checkbox|radio)$/.test(el.type) && !(el as HTMLInputElement).checked ? "" : el.value.trim();
+  // checkbox and radio (the only types ending in x or io) count when checked
+  const value = /x$|io$/.test(el.type) && !(el as HTMLInputElement).checked ? "" : el.value.trim();
   return SSN.test(value) || looksLikeCard(value) ? undefined : value.slice(0, 8192);
 }

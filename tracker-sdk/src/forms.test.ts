@@ -28,7 +28,9 @@ async function start(config: Partial<SiteConfig> = { forms: [CONTACT] }): Promis
   vi.resetModules();
   (await import("./config.ts")).configure(config, EDGE);
   queue = await import("./queue.ts");
-  queue.startQueue(`${EDGE}/v1/events`, "demo-site", () => false);
+  // opt-in without consent: events are kept, never sent
+  (await import("./consent.ts")).initConsent({ mode: "opt-in" });
+  queue.startQueue(`${EDGE}/v1/events`, "demo-site");
   forms = await import("./forms.ts");
   forms.startForms();
 }

@@ -78,11 +78,9 @@ export function readForm(form: HTMLFormElement, match: Match): FormData {
   if (config) for (const f of config) put(f.name, query(() => form.querySelector<Field>(f.selector)), f.sensitive);
   else for (const el of fieldsOf(form)) put(el.name || el.id, el);
   Object.assign(seen, current);
-  const names = Object.keys(seen);
-  const completed = names.filter((n) => seen[n]);
-  const total = config ? config.filter((f) => !f.sensitive).length : names.length;
-  const fields: Record<string, string> = {};
-  for (const n of completed) fields[n] = seen[n]!;
+  const fields = Object.fromEntries(Object.entries(seen).filter((e) => e[1]));
+  const completed = Object.keys(fields);
+  const total = config ? config.filter((f) => !f.sensitive).length : Object.keys(seen).length;
   return { formId: match.id, name: match.name, fields, progress: { completed, total, percent: total && Math.round((completed.length * 100) / total) } };
 }
 
@@ -134,7 +132,7 @@ function onField(event: Event): void {
   const match = form && matchForm(form);
   if (!match) return;
   const { fields } = readForm(form, match);
-  if (!feature("partialLeads") || !Object.keys(fields).some((n) => /\S@\S+\.\S/.test(fields[n]!))) return;
+  if (!feature("partialLeads") || !/\S@\S+\.\S/.test(Object.values(fields).join(" "))) return;
   clearTimeout(timers[match.id]);
   timers[match.id] = later(() => {
     const data = readForm(form, match);

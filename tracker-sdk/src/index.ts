@@ -9,7 +9,7 @@
  */
 import type { SiteConfig } from "#contracts";
 import { configure, feature } from "./config.ts";
-import { initConsent, maySend, setConsent } from "./consent.ts";
+import { initConsent, setConsent } from "./consent.ts";
 import { emit } from "./events.ts";
 import { formsLeaving, startForms } from "./forms.ts";
 import { pageView, startPages } from "./pages.ts";
@@ -59,15 +59,15 @@ function start(script: HTMLScriptElement | null): void {
   const stub = w.LeadTracker || ({} as Global);
   if (stub.l) return;
   const config = stub.c || {};
-  const attr = (name: string): string | null => script && script.getAttribute(name);
-  const siteKey = config.siteKey || attr("data-site-key");
-  const edge = stub.e || attr("data-endpoint") || (script && new URL(script.src).origin);
+  const data = script ? script.dataset : {};
+  const siteKey = config.siteKey || data.siteKey;
+  const edge = stub.e || data.endpoint || (script && new URL(script.src).origin);
   if (!siteKey || !edge) return;
 
   configure(config, edge);
   debug.on = !!config.debug;
   initConsent(config.consent || {});
-  startQueue(`${edge}/v1/events`, siteKey, maySend);
+  startQueue(`${edge}/v1/events`, siteKey);
 
   const tracker = safe((method: string, ...args: unknown[]) => api[method]!(...(args as never[]))) as Global;
   tracker.c = config;

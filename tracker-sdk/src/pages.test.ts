@@ -16,7 +16,9 @@ async function start(config: Partial<SiteConfig> = {}): Promise<void> {
   vi.resetModules();
   (await import("./config.ts")).configure(config, "https://edge.example");
   queue = await import("./queue.ts");
-  queue.startQueue("https://edge.example/v1/events", "demo-site", () => false);
+  // opt-in without consent: events are kept, never sent
+  (await import("./consent.ts")).initConsent({ mode: "opt-in" });
+  queue.startQueue("https://edge.example/v1/events", "demo-site");
   pages = await import("./pages.ts");
   pages.startPages();
 }

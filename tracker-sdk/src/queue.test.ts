@@ -20,10 +20,11 @@ function event(type: TrackerEvent["type"] = "track", extra: Partial<TrackerEvent
 
 async function load(): Promise<void> {
   vi.resetModules();
+  vi.doMock("./consent.ts", () => ({ maySend: () => allowed }));
   storage = await import("./storage.ts");
   storage.persist(true);
   queue = await import("./queue.ts");
-  queue.startQueue(URL, "demo-site", () => allowed);
+  queue.startQueue(URL, "demo-site");
 }
 
 const ids = (events: readonly TrackerEvent[]): string[] => events.map((e) => e.id);

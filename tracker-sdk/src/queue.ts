@@ -13,6 +13,7 @@
  * apart exactly, but a page holding one is kept out of the back/forward cache.
  */
 import type { TrackerEvent } from "#contracts";
+import { maySend } from "./consent.ts";
 import { uuid } from "./ids.ts";
 import { del, keys, persisting, read, write } from "./storage.ts";
 import { post } from "./transport.ts";
@@ -33,14 +34,12 @@ let retryAt = 0;
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
 let url = "";
 let siteKey = "";
-let ready: () => boolean;
 let tab: string | null | undefined;
 let leaving = false;
 
-export function startQueue(endpoint: string, key: string, maySend: () => boolean): void {
+export function startQueue(endpoint: string, key: string): void {
   url = endpoint;
   siteKey = key;
-  ready = maySend;
   try {
     tab = sessionStorage.getItem("lt_tab");
   } catch {
@@ -123,7 +122,7 @@ function schedule(ms: number): void {
 export function flush(): void {
   clearTimeout(timer);
   timer = 0;
-  if (!ready() || !navigator.onLine) return;
+  if (!maySend() || !navigator.onLine) return;
   if (retryAt > Date.now()) return schedule(retryAt - Date.now());
   let chunk: TrackerEvent[] = [];
   let bytes = 0;
