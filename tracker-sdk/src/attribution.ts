@@ -4,6 +4,7 @@
  */
 import type { Attribution } from "#contracts";
 import { get, set } from "./storage.ts";
+import { attempt } from "./util.ts";
 
 type Touch = Omit<Attribution, "firstTouch">;
 
@@ -29,12 +30,8 @@ export function attribution(ts: number): Attribution {
     landingPage: location.href.slice(0, 4096),
     ts,
   };
-  let first: Touch | undefined;
-  try {
-    first = JSON.parse(get("lt_ft")!);
-  } catch {
-    // unreadable: this touch becomes the first
-  }
+  // unreadable or absent: this touch becomes the first
+  let first: Touch | undefined = attempt(() => JSON.parse(get("lt_ft")!));
   if (!first) set("lt_ft", JSON.stringify((first = touch)));
   return { ...touch, firstTouch: first };
 }

@@ -19,7 +19,7 @@ import { config, edge, feature } from "./config.ts";
 import { emit, makeEvent } from "./events.ts";
 import { type Field, fieldsOf, fieldValue, IGNORE, isEmailField } from "./fields.ts";
 import { add, flush } from "./queue.ts";
-import { later, on, safe } from "./util.ts";
+import { attempt, later, on, safe } from "./util.ts";
 
 type FormData = NonNullable<TrackerEvent["form"]>;
 interface Match {
@@ -44,20 +44,11 @@ function urlMatches(pattern: string): boolean {
   return !pattern || re.test(location.href) || re.test(location.pathname);
 }
 
-/** `fn`, or undefined when a selector from the config is invalid. */
-function query<T>(fn: () => T): T | undefined {
-  try {
-    return fn();
-  } catch {
-    // an invalid selector in the config
-  }
-}
-
 /** The form's id and name for events, or undefined when it is not tracked. */
 export function matchForm(form: HTMLFormElement): Match | undefined {
   if (form.closest(IGNORE)) return;
   for (const f of config.forms || []) {
-    if (urlMatches(f.pageUrlPattern) && [f.selector, ...f.alternativeSelectors].some((s) => query(() => form.closest(s)))) {
+    if (urlMatches(f.pageUrlPattern) && [f.selector, ...f.alternativeSelectors].some((s) => attempt(() => form.closest(s)))) {
       return { id: f.id, name: f.name, config: f };
     }
   }
@@ -75,7 +66,7 @@ export function readForm(form: HTMLFormElement, match: Match): FormData {
     // A radio group is several fields of one name: the checked one wins.
     if (name && value != null) current[name] = current[name] || value;
   };
-  if (config) for (const f of config) put(f.name, query(() => form.querySelector<Field>(f.selector)), f.sensitive);
+  if (config) for (const f of config) put(f.name, attempt(() => form.querySelector<Field>(f.selector)), f.sensitive);
   else for (const el of fieldsOf(form)) put(el.name || el.id, el);
   Object.assign(seen, current);
   const fields = Object.fromEntries(Object.entries(seen).filter((e) => e[1]));

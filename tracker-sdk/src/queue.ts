@@ -17,7 +17,7 @@ import { maySend } from "./consent.ts";
 import { uuid } from "./ids.ts";
 import { del, keys, persisting, read, write } from "./storage.ts";
 import { post } from "./transport.ts";
-import { later, log, safe } from "./util.ts";
+import { attempt, later, log, safe } from "./util.ts";
 
 // Limits, written as literals where used (top-level constants survive minification as variables):
 // 50 events per request; a batch waits at most 5 s; 60 KB per request and in flight at once (keepalive requests
@@ -34,39 +34,29 @@ let retryAt = 0;
 let timer: ReturnType<typeof setTimeout> | 0 = 0;
 let url = "";
 let siteKey = "";
-let tab: string | null | undefined;
+let tab: string;
 let leaving = false;
 
 export function startQueue(endpoint: string, key: string): void {
   url = endpoint;
   siteKey = key;
-  try {
-    tab = sessionStorage.getItem("lt_tab");
-  } catch {
-    // no sessionStorage: this page gets a tab id of its own
-  }
-  tab = tab || uuid().slice(0, 8);
+  // without sessionStorage, this page gets a tab id of its own
+  tab = attempt(() => sessionStorage.getItem("lt_tab")) || uuid().slice(0, 8);
   restore();
 }
 
 /** Takes back this tab's outbox and adopts those of closed or dead tabs (at start, and when consent is given). */
 export function restore(): void {
   if (!persisting) return;
-  try {
-    sessionStorage.setItem("lt_tab", tab!);
-  } catch {
-    // the next page in this tab cannot find this outbox at once; a later load adopts it once stale
-  }
+  // (if this fails, the next page in this tab cannot find this outbox at once; a later load adopts it once stale)
+  attempt(() => sessionStorage.setItem("lt_tab", tab));
   const own = PREFIX + tab;
   for (const key of keys()) {
     if (key.indexOf(PREFIX)) continue;
-    try {
-      const [beat, events] = JSON.parse(read(key)!) as [number, TrackerEvent[]];
-      if (key != own && beat && Date.now() - beat < 6e5) continue;
-      for (const e of events) if (!queue.some((q) => q.id == e.id)) queue.push(e);
-    } catch {
-      // unreadable: dropped below
-    }
+    // an unreadable outbox is dropped
+    const [beat, events] = attempt(() => JSON.parse(read(key)!) as [number, TrackerEvent[]]) || [];
+    if (key != own && beat && Date.now() - beat < 6e5) continue;
+    for (const e of events || []) if (!queue.some((q) => q.id == e.id)) queue.push(e);
     if (key != own) del(key);
   }
   save();

@@ -3,28 +3,20 @@
  * Nothing is written to localStorage until `persist(true)` — consent allows it and the site is not cookieless —
  * and until then values live in memory, for this page only. Every key we own starts with `lt_`.
  */
+import { attempt } from "./util.ts";
 let memory: Record<string, string> = {};
 /** Writes to localStorage are allowed. */
 export let persisting = false;
 
-/** Runs `fn` on localStorage; undefined if storage throws. */
-function local<T>(fn: (s: Storage) => T): T | undefined {
-  try {
-    return fn(localStorage);
-  } catch {
-    // unavailable or full: the memory copy is what we have
-  }
-}
-
 /** Raw read of localStorage, whatever the consent (reading stores nothing). */
-export const read = (key: string): string | null | undefined => local((s) => s.getItem(key));
+export const read = (key: string): string | null | undefined => attempt(() => localStorage.getItem(key));
 
 /** Raw write of localStorage, whatever the consent: only for the consent decision and the outbox. */
-export const write = (key: string, value: string): void => local((s) => s.setItem(key, value));
+export const write = (key: string, value: string): void => attempt(() => localStorage.setItem(key, value));
 
 export function del(key: string): void {
   delete memory[key];
-  local((s) => s.removeItem(key));
+  attempt(() => localStorage.removeItem(key));
 }
 
 /** Allows or stops writes to localStorage; when allowed, what was kept in memory so far is written. */
@@ -42,7 +34,7 @@ export function set(key: string, value: string): void {
 }
 
 /** Our keys in localStorage, every tab's. */
-export const keys = (): string[] => (local(Object.keys) || []).filter((k) => !k.indexOf("lt_"));
+export const keys = (): string[] => (attempt(() => Object.keys(localStorage)) || []).filter((k) => !k.indexOf("lt_"));
 
 /** Forgets everything: the memory copy and every `lt_` key. */
 export function clear(): void {

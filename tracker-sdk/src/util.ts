@@ -7,6 +7,15 @@ export function log(...args: unknown[]): void {
   if (debug.on) console.log("[LeadTracker]", ...args);
 }
 
+/** `fn()`, or undefined if it throws (storage that refuses, unparsable JSON, an invalid selector). */
+export function attempt<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    // the caller's fallback applies
+  }
+}
+
 /** `fn` with every exception caught (and logged in debug mode). */
 export function safe<A extends unknown[]>(fn: (...args: A) => unknown): (...args: A) => void {
   return (...args) => {
