@@ -81,6 +81,19 @@ describe("sdk: snippet and API", () => {
     expect(view!.page!.url).toBe(location.href);
   });
 
+  it("refuses an event it cannot serialise, and keeps working", async () => {
+    const tracker = await boot(loaderStub({}));
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    tracker("track", "Circular", circular);
+    tracker("identify", 42);
+    tracker("track", "Fine");
+    tracker("flush");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(sent().filter((e) => e.type == "track").map((e) => e.name)).toEqual(["Fine"]);
+    expect(sent().find((e) => e.name == "Fine")!.userId).toBe("42");
+  });
+
   it("puts an email given to identify into the traits", async () => {
     const tracker = await boot(loaderStub({}));
     tracker("identify", "ada@example.com", { name: "Ada" });

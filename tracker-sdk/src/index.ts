@@ -35,7 +35,7 @@ const api: Api = {
   identify(idOrEmail: string, traits?: Record<string, unknown>) {
     const t = { ...traits };
     if (/@/.test(idOrEmail)) t.email = idOrEmail;
-    else if (idOrEmail) set("lt_uid", idOrEmail);
+    else if (idOrEmail) set("lt_uid", `${idOrEmail}`);
     emit("identify", { traits: t });
   },
   page() {

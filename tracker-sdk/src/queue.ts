@@ -81,6 +81,7 @@ export function save(): void {
 /** Adds an event, stored at once; a form submission is also sent at once. */
 export function add(e: TrackerEvent): void {
   log(e.type, e);
+  JSON.stringify(e); // throws on circular or BigInt props: such an event is refused before it can jam the outbox
   queue.push(e);
   // Over the caps, the oldest events go first, form submissions last.
   while (queue.length > 200 || JSON.stringify(queue).length > 25e4) {
