@@ -1,18 +1,24 @@
 /**
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
- * and the command. `npm run bench -- <name>` runs one (names: latency, config).
+ * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk).
  */
 import { writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { ROOT } from "../scripts/lib/paths.ts";
 import { configPropagation } from "./config-propagation.ts";
+import { drainThroughput } from "./drain-throughput.ts";
+import { ingestThroughput } from "./ingest.ts";
+import { sdkSize } from "./sdk-size.ts";
 import { e2eLatency } from "./e2e-latency.ts";
 import type { BenchResult } from "./stats.ts";
 
 const BENCHES: Record<string, () => Promise<BenchResult>> = {
   latency: () => e2eLatency(),
   config: () => configPropagation(),
+  drain: () => drainThroughput(),
+  ingest: () => ingestThroughput(),
+  sdk: () => sdkSize(),
 };
 
 const only = process.argv.slice(2);

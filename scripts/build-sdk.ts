@@ -61,6 +61,8 @@ export async function buildSdk(): Promise<SdkManifest> {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // SKIP_SDK_BUILD=1 keeps the last build (e.g. while the SDK sources are mid-edit and only other parts are tested).
+  if (process.env.SKIP_SDK_BUILD === "1") process.exit(0);
   const m = await buildSdk();
   console.log(`sdk ${m.file}: ${m.bytes} B raw, ${m.gzip} B gzip, ${m.brotli} B brotli`);
 }

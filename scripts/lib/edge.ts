@@ -78,7 +78,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
     "--port", String(opts.port),
     "--persist-to", join(opts.dataDir, "wrangler"),
     "--show-interactive-dev-session=false",
-    "--log-level", "warn",
+    "--log-level", process.env.EDGE_LOG_LEVEL ?? "warn",
   ];
   const log = createWriteStream(join(opts.dataDir, "edge.log"), { flags: "a" });
   const child = spawn(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: toolEnv({ WRANGLER_SEND_METRICS: "false" }) });

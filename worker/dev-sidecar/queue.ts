@@ -6,6 +6,12 @@
  */
 import type { DevSidecarEnv } from "./env.ts";
 
+/**
+ * A hand-off that has not answered by then is given up and retried. Without it, a request to a backend that died
+ * mid-request can hang, and the local queue delivers nothing else meanwhile. A full batch takes a few seconds.
+ */
+export const HANDOFF_TIMEOUT_MS = 30_000;
+
 type Outcome = { id: string; action: "ack" } | { id: string; action: "retry"; delaySeconds?: number };
 
 /** Hands one batch to the backend and settles each message by its answer. `fetcher` is the runtime's fetch. */
@@ -20,6 +26,7 @@ export async function handBatch(batch: MessageBatch, env: DevSidecarEnv, fetcher
         queue: batch.queue,
         messages: batch.messages.map((m) => ({ id: m.id, body: m.body, attempts: m.attempts })),
       }),
+      signal: AbortSignal.timeout(HANDOFF_TIMEOUT_MS),
     });
     if (!res.ok) throw new Error(`backend answered ${res.status}`);
     outcomes = ((await res.json()) as { outcomes: Outcome[] }).outcomes;
