@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { connectMongo } from "../backend-consumer/src/store/mongo.ts";
 import { DATA_DIR } from "../scripts/lib/paths.ts";
+import { DEMO } from "../scripts/lib/seed.ts";
 import { startStack } from "../scripts/lib/stack.ts";
 import { launchBrowser } from "../scripts/testing/browser.ts";
 import { eventually, uniqueDbName } from "../scripts/testing/mongo.ts";
@@ -22,13 +23,14 @@ export async function e2eLatency(views = Number(process.env.BENCH_VIEWS ?? 120),
   try {
     const page = await browser.newPage();
     for (let i = 0; i < views; i++) {
-      const sent = page.waitForResponse((r) => r.url().endsWith("/v1/events"));
+      const sent = page.waitForResponse((r) => r.url().endsWith("/v1/events") && (r.request().postData() ?? "").includes('"page_view"'));
       await page.goto(stack.demoUrl);
       await sent;
     }
     const events = mongo.db.collection("events");
-    await eventually(async () => ((await events.countDocuments({ siteId: "bench-site" })) >= views ? true : undefined), 30_000, "all page views");
-    const docs = await events.find({ siteId: "bench-site" }, { projection: { ts: 1, createdAt: 1 } }).toArray();
+    const query = { siteId: DEMO.siteId, type: "page_view" };
+    await eventually(async () => ((await events.countDocuments(query)) >= views ? true : undefined), 30_000, "all page views");
+    const docs = await events.find(query, { projection: { ts: 1, createdAt: 1 } }).toArray();
     const latencies = docs.map((d) => d.createdAt.getTime() - d.ts.getTime()).sort((a, b) => a - b);
     return {
       name: "End-to-end latency (browser send → MongoDB insert), local stack",

@@ -5,6 +5,7 @@
  * would in production. A request answered 429/503 is retried after its Retry-After, like the SDK does.
  */
 import type { TrackerEvent } from "#contracts";
+import { prng } from "./prng.ts";
 
 export interface LoadPlan {
   requests: number;
@@ -24,16 +25,6 @@ export interface Batch {
   eventIds: string[];
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function planBatches(plan: LoadPlan): { batches: Batch[]; emails: Set<string>; events: number } {
   const rand = prng(plan.seed ?? 1);

@@ -7,21 +7,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { QueueMessage } from "#contracts";
 import { call, makeEvent, putSites, siteConfig, spyOnQueue } from "./helpers.ts";
+import { prng } from "../../scripts/testing/prng.ts";
 
 const REQUESTS = 10_500;
 const SITES = Array.from({ length: 12 }, (_, i) => `fuzz-${i}`);
 
-/** mulberry32: small, seedable PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(0xc0ffee);
 const int = (n: number) => Math.floor(rand() * n);
