@@ -2,10 +2,10 @@
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
  * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk).
  */
-import { writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "../scripts/lib/paths.ts";
+import { DATA_DIR, ROOT } from "../scripts/lib/paths.ts";
 import { configPropagation } from "./config-propagation.ts";
 import { drainThroughput } from "./drain-throughput.ts";
 import { ingestThroughput } from "./ingest.ts";
@@ -20,6 +20,10 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   ingest: () => ingestThroughput(),
   sdk: () => sdkSize(),
 };
+
+// Benchmarks own .data/bench/mongo: start each run from an empty file, so H2 compaction of earlier runs' data
+// does not land inside this run's measurements.
+rmSync(join(DATA_DIR, "bench", "mongo"), { recursive: true, force: true });
 
 const only = process.argv.slice(2);
 const results: BenchResult[] = [];

@@ -26,7 +26,10 @@ export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: st
   app.post("/batch", async (c) => {
     const parsed = batchSchema.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: "invalid_batch", message: parsed.error.message }, 400);
+    const started = performance.now();
     const outcomes = await processBatch(parsed.data.messages, { db: deps.db, log: deps.log });
+    const ms = Math.round(performance.now() - started);
+    if (ms > 1000) deps.log("slow batch", { messages: parsed.data.messages.length, ms });
     stats.batches++;
     for (const o of outcomes) stats[o.action === "ack" ? "acked" : "retried"]++;
     return c.json({ outcomes });
