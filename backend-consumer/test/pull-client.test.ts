@@ -117,7 +117,8 @@ describe("Cloudflare pull client", () => {
     const dataDir = join(TEST_DATA_DIR, `mongo-pull-outage-${Date.now()}`);
     // A file-backed server of our own: what was stored before the outage survives its restart.
     let server = await ensureMongo({ port, dataDir });
-    const own = await connectMongo(server.url, "pull_outage");
+    // Fail fast while the server is down, so retries show up within the test's patience.
+    const own = await connectMongo(server.url, "pull_outage", { serverSelectionTimeoutMS: 1000 });
     await ensureIndexes(own.db);
     for (let i = 0; i < 150; i++) queue.send(message(4));
     const c = makeConsumer(own.db, { process: (d) => processBatch(d, { db: own.db }) });
@@ -125,7 +126,7 @@ describe("Cloudflare pull client", () => {
     await eventually(async () => (queue.stats.acks >= 20 ? true : undefined), 20_000, "the drain to be under way");
     await server.stop();
     const acksAtOutage = queue.stats.acks;
-    await eventually(async () => (queue.stats.retries >= 10 ? true : undefined), 30_000, "retries while the database is down");
+    await eventually(async () => (queue.stats.retries >= 10 ? true : undefined), 60_000, "retries while the database is down");
     expect(queue.stats.acks - acksAtOutage).toBeLessThanOrEqual(20); // at most the batches already written
     expect(queue.deadLetters).toHaveLength(0);
     server = await ensureMongo({ port, dataDir });

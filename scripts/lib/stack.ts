@@ -7,6 +7,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import mysql from "mysql2/promise";
+import type { SiteConfig } from "#contracts";
+import { compileSiteConfig, contentHash, loadSiteBundle } from "../../backend-consumer/src/config/compile.ts";
 import { connectMariadb, migrateMariadb } from "../../backend-consumer/src/config/db.ts";
 import { startBackend, type BackendHandle } from "./backend.ts";
 import { startDemo } from "./demo.ts";
@@ -87,8 +89,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const mariadbUrl = await prepareMariadb(mariadb.url, opts.mariadbDb ?? "tracker");
     const demoOrigin = `http://127.0.0.1:${opts.ports.demo}`;
     const config = connectMariadb(mariadbUrl, { connectionLimit: 2 });
+    let expected: SiteConfig;
     try {
       await seedDemo(config.db, { siteKey: opts.siteKey ?? "demo-site", demoOrigin });
+      expected = compileSiteConfig((await loadSiteBundle(config.db, opts.siteKey ?? "demo-site"))!, 1);
     } finally {
       await config.close();
     }
@@ -120,10 +124,16 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     });
     stops.push(() => edge.stop());
 
-    // Ready when the config sync has put the demo site into the edge's KV.
+    // Ready when the edge serves this database's demo site: the local KV persists across runs, and may still hold
+    // another run's version of the same site key until the sync's first reconcile has replaced it.
     const siteKey = opts.siteKey ?? "demo-site";
     const deadline = Date.now() + 30_000;
-    while (!(await fetch(`${edge.url}/v1/config/${siteKey}`).then((r) => r.ok, () => false))) {
+    const servesExpected = async (): Promise<boolean> => {
+      const res = await fetch(`${edge.url}/v1/config/${siteKey}`).catch(() => null);
+      if (!res?.ok) return false;
+      return contentHash(expected) === contentHash((await res.json()) as SiteConfig);
+    };
+    while (!(await servesExpected())) {
       if (Date.now() > deadline) throw new Error(`the edge did not serve config for ${siteKey} within 30 s; see backend.log`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -1,5 +1,5 @@
 /** The MongoDB connection and the collections the backend writes. */
-import { MongoClient, type Db } from "mongodb";
+import { MongoClient, type Db, type MongoClientOptions } from "mongodb";
 
 export const COLLECTIONS = {
   events: "events",
@@ -16,8 +16,8 @@ export interface Mongo {
 }
 
 /** The database name comes from the URI's path, defaulting to `tracker`. */
-export async function connectMongo(uri: string, dbName?: string): Promise<Mongo> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, retryWrites: false });
+export async function connectMongo(uri: string, dbName?: string, options: MongoClientOptions = {}): Promise<Mongo> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 10_000, retryWrites: false, ...options });
   await client.connect();
   const db = client.db(dbName ?? (new URL(uri).pathname.slice(1) || "tracker"));
   return { client, db, close: () => client.close() };
