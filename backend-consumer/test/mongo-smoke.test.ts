@@ -4,8 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MongoBulkWriteError } from "mongodb";
-import { COLLECTIONS, ensureIndexes } from "../src/store/mongo.ts";
-import { DUPLICATE_KEY } from "../src/store/events.ts";
+import { COLLECTIONS, DUPLICATE_KEY, ensureIndexes } from "../src/store/mongo.ts";
 import { testMongo } from "../../scripts/testing/mongo.ts";
 
 let mongo: Awaited<ReturnType<typeof testMongo>>;

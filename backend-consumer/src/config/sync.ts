@@ -26,12 +26,14 @@ export interface SyncResult {
   deferred: string[];
 }
 
-type Plan = { key: string; siteKey: string; config: SiteConfig | null; hash: string };
+type SyncState = typeof kvSyncState.$inferSelect;
+/** What KV should hold for a key (config null: the key must not exist), and what the sync last recorded for it. */
+type Plan = { key: string; siteKey: string; config: SiteConfig | null; hash: string; previous: SyncState | undefined };
 
 const lastWrite = new WeakMap<SyncDeps["kv"], Map<string, number>>();
 
 async function syncState(db: ConfigDb, siteKeys: string[]) {
-  if (siteKeys.length === 0) return new Map<string, typeof kvSyncState.$inferSelect>();
+  if (siteKeys.length === 0) return new Map<string, SyncState>();
   const rows = await db.select().from(kvSyncState).where(inArray(kvSyncState.siteKey, siteKeys));
   return new Map(rows.map((r) => [r.siteKey, r]));
 }
@@ -44,23 +46,22 @@ async function plan(db: ConfigDb, versions: Map<string, number>): Promise<Plan[]
     const bundle = await loadSiteBundle(db, siteKey);
     const previous = state.get(siteKey);
     if (!bundle || !bundle.site.active) {
-      plans.push({ key: configKey(siteKey), siteKey, config: null, hash: "" });
+      plans.push({ key: configKey(siteKey), siteKey, config: null, hash: "", previous });
       continue;
     }
     const draft = compileSiteConfig(bundle, Math.max(changeId, 1));
     const hash = contentHash(draft);
     // A change row committed late can carry a smaller id than one already synced: never let a version go down.
     const version = previous?.present && previous.hash === hash ? previous.version : Math.max(changeId, (previous?.version ?? 0) + 1);
-    plans.push({ key: configKey(siteKey), siteKey, config: { ...draft, version }, hash });
+    plans.push({ key: configKey(siteKey), siteKey, config: { ...draft, version }, hash, previous });
   }
   return plans;
 }
 
 /** Writes the plans to KV (skipping what the recorded state says is already there) and records the new state. */
 async function apply(deps: SyncDeps, plans: Plan[], force: boolean): Promise<{ written: string[]; deleted: string[] }> {
-  const state = await syncState(deps.db, plans.map((p) => p.siteKey));
-  const puts = plans.filter((p) => p.config && (force || state.get(p.siteKey)?.hash !== p.hash || !state.get(p.siteKey)?.present));
-  const deletes = plans.filter((p) => !p.config && (force || state.get(p.siteKey)?.present !== false));
+  const puts = plans.filter((p) => p.config && (force || p.previous?.hash !== p.hash || !p.previous?.present));
+  const deletes = plans.filter((p) => !p.config && (force || p.previous?.present !== false));
   if (puts.length) await deps.kv.bulkPut(puts.map((p) => ({ key: p.key, value: JSON.stringify(p.config) })));
   if (deletes.length) await deps.kv.bulkDelete(deletes.map((p) => p.key));
   const touched = [...puts, ...deletes];

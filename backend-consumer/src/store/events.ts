@@ -2,9 +2,7 @@
 import { MongoBulkWriteError, MongoServerError, type Db } from "mongodb";
 import { DEFAULT_RETENTION_DAYS, type Geo, type QueueMessage, type TrackerEvent } from "#contracts";
 import { redactValue } from "../leads/redact.ts";
-import { COLLECTIONS } from "./mongo.ts";
-
-export const DUPLICATE_KEY = 11000;
+import { COLLECTIONS, DUPLICATE_KEY, writeErrorsOf } from "./mongo.ts";
 
 /** One stored event. `eventId` is the client's id; `(siteId, eventId)` is unique. */
 export interface EventDocument {
@@ -82,7 +80,7 @@ export async function insertEvents(db: Db, docs: EventDocument[]): Promise<Inser
     return { inserted: res.insertedCount, duplicates: 0, failed: [] };
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
-    const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+    const writeErrors = writeErrorsOf(err);
     if (writeErrors.length === 0) throw err;
     let duplicates = 0;
     const failed: InsertResult["failed"] = [];

@@ -8,10 +8,9 @@ import { randomUUID } from "node:crypto";
 import { MongoServerError, type Db } from "mongodb";
 import { DEDUPE_WINDOW_MS, leadTouchOf, QUALITY_OF, STATUS_RANK, type LeadStatus, type LeadTouch } from "../leads/index.ts";
 import type { EventDocument } from "./events.ts";
-import { COLLECTIONS } from "./mongo.ts";
+import { COLLECTIONS, DUPLICATE_KEY } from "./mongo.ts";
 import { sessionKey, type SessionDocument } from "./sessions.ts";
 
-const DUPLICATE_KEY = 11000;
 
 interface LeadKey {
   _id: string;

@@ -9,6 +9,15 @@ export const COLLECTIONS = {
   deadLetters: "dead_letters",
 } as const;
 
+/** MongoDB's duplicate-key error code: for idempotent writes, "already there". */
+export const DUPLICATE_KEY = 11000;
+
+/** The per-document errors of a failed bulk write (the driver gives one object or an array), or [] if none. */
+export function writeErrorsOf(err: unknown): { index: number; code: number; errmsg?: string }[] {
+  const writeErrors = (err as { writeErrors?: unknown } | null)?.writeErrors;
+  return (Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []) as { index: number; code: number; errmsg?: string }[];
+}
+
 export interface Mongo {
   client: MongoClient;
   db: Db;

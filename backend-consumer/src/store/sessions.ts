@@ -8,11 +8,10 @@ import Bowser from "bowser";
 import { MongoServerError, type AnyBulkWriteOperation, type Db } from "mongodb";
 import type { Attribution } from "#contracts";
 import type { EventDocument } from "./events.ts";
-import { COLLECTIONS } from "./mongo.ts";
+import { COLLECTIONS, DUPLICATE_KEY, writeErrorsOf } from "./mongo.ts";
 
 /** How many recent event ids a session remembers for idempotency; redeliveries arrive far sooner than this. */
 export const RECENT_IDS = 1000;
-const DUPLICATE_KEY = 11000;
 
 export interface SessionDocument {
   _id: string;
@@ -116,8 +115,7 @@ export async function applySessions(db: Db, events: EventDocument[], now = new D
     try {
       await sessions.bulkWrite(ops as AnyBulkWriteOperation<SessionDocument>[], { ordered: false });
     } catch (err) {
-      const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
-      const list = (Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []) as { index: number; code: number }[];
+      const list = writeErrorsOf(err);
       if (list.length === 0 || list.some((w) => w.code !== DUPLICATE_KEY)) throw err;
       for (const w of list) collided.add([...groups.keys()][w.index]!);
     }
