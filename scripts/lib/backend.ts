@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { join } from "node:path";
 import { ROOT, toolEnv } from "./paths.ts";
+import { answersOk, waitUntil } from "./process.ts";
 
 export interface BackendOptions {
   port: number;
@@ -47,17 +48,7 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const url = `http://127.0.0.1:${opts.port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`backend exited with code ${child.exitCode}; see ${opts.logFile}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`backend not healthy within 30 s; see ${opts.logFile}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntil(() => answersOk(`${url}/healthz`), 30_000, `the backend to be healthy (see ${opts.logFile})`, child);
   return {
     url,
     child,

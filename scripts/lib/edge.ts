@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT, toolEnv } from "./paths.ts";
-import { waitForPort } from "./process.ts";
+import { answersOk, waitForPort, waitUntil } from "./process.ts";
 
 export interface EdgeOptions {
   port: number;
@@ -87,14 +87,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
   await waitForPort(opts.port, 90_000, "wrangler dev", child);
   const url = `http://127.0.0.1:${opts.port}`;
   // The port opens before the runtime has loaded the Workers; a bad config only shows once they answer.
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}; see ${join(opts.dataDir, "edge.log")}`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error(`the Worker did not answer /healthz within 60 s; see ${join(opts.dataDir, "edge.log")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntil(() => answersOk(`${url}/healthz`), 60_000, `the Worker to answer /healthz (see ${join(opts.dataDir, "edge.log")})`, child);
   return {
     url,
     child,

@@ -3,6 +3,7 @@
  * `tracker` database and user. Skipped entirely when MARIADB_URL points at an existing server.
  */
 import { execFileSync } from "node:child_process";
+import mysql from "mysql2/promise";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { portOpen, readPid, spawnService, stopPid, waitForPort, type ServiceHandle } from "./process.ts";
@@ -60,4 +61,22 @@ export async function ensureMariadb(opts: { port: number; dataDir: string }): Pr
   ].join(" ")]);
   const pid = child.pid!;
   return { url, startedHere: true, stop: () => stopPid(pid, pidFile, 30_000) };
+}
+
+/** `url` with its database path replaced by `dbName`. */
+export function withDatabase(url: string, dbName: string): string {
+  const u = new URL(url);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+}
+
+/** Creates `dbName` on the server at `serverUrl` (utf8mb4) unless it exists; returns the database's URL. */
+export async function createDatabase(serverUrl: string, dbName: string): Promise<string> {
+  const conn = await mysql.createConnection({ uri: serverUrl });
+  try {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${dbName.replace(/`/g, "")}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  } finally {
+    await conn.end();
+  }
+  return withDatabase(serverUrl, dbName);
 }

@@ -15,14 +15,25 @@ export function portOpen(port: number, host = "127.0.0.1"): Promise<boolean> {
   });
 }
 
-export async function waitForPort(port: number, timeoutMs: number, what: string, child?: ChildProcess): Promise<void> {
+/**
+ * Polls `ready` every 100 ms until it holds; fails after `timeoutMs`, or at once if `child` exits first.
+ * `what` names the wait in errors (include where to look, e.g. a log file).
+ */
+export async function waitUntil(ready: () => Promise<boolean>, timeoutMs: number, what: string, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await portOpen(port)) return;
-    if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before listening`);
+  for (;;) {
+    if (child && child.exitCode !== null) throw new Error(`exited with code ${child.exitCode} while waiting for ${what}`);
+    if (await ready()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(100);
   }
-  throw new Error(`${what} did not listen on port ${port} within ${timeoutMs} ms`);
+}
+
+/** True when `url` answers 2xx; false while nothing listens. */
+export const answersOk = (url: string): Promise<boolean> => fetch(url).then((r) => r.ok, () => false);
+
+export function waitForPort(port: number, timeoutMs: number, what: string, child?: ChildProcess): Promise<void> {
+  return waitUntil(() => portOpen(port), timeoutMs, `${what} to listen on port ${port}`, child);
 }
 
 export function isAlive(pid: number): boolean {

@@ -6,16 +6,15 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import mysql from "mysql2/promise";
 import type { SiteConfig } from "#contracts";
 import { compileSiteConfig, contentHash, loadSiteBundle } from "../../backend-consumer/src/config/compile.ts";
 import { connectMariadb, migrateMariadb } from "../../backend-consumer/src/config/db.ts";
 import { startBackend, type BackendHandle } from "./backend.ts";
 import { startDemo } from "./demo.ts";
 import { startEdge, type EdgeHandle } from "./edge.ts";
-import { ensureMariadb } from "./mariadb.ts";
+import { createDatabase, ensureMariadb } from "./mariadb.ts";
 import { ensureMongo } from "./mongo.ts";
-import type { ServiceHandle } from "./process.ts";
+import { waitUntil, type ServiceHandle } from "./process.ts";
 import { localJwtSecret } from "./secrets.ts";
 import { seedDemo } from "./seed.ts";
 
@@ -58,18 +57,9 @@ export interface Stack {
 
 /** Creates the database if needed, applies migrations, and returns its URL. */
 async function prepareMariadb(serverUrl: string, dbName: string): Promise<string> {
-  const url = new URL(serverUrl);
-  if (url.pathname.slice(1) !== dbName) {
-    const conn = await mysql.createConnection({ uri: serverUrl });
-    try {
-      await conn.query(`CREATE DATABASE IF NOT EXISTS \`${dbName.replace(/`/g, "")}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
-    } finally {
-      await conn.end();
-    }
-    url.pathname = `/${dbName}`;
-  }
-  await migrateMariadb(url.toString());
-  return url.toString();
+  const url = new URL(serverUrl).pathname.slice(1) === dbName ? serverUrl : await createDatabase(serverUrl, dbName);
+  await migrateMariadb(url);
+  return url;
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -127,16 +117,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     // Ready when the edge serves this database's demo site: the local KV persists across runs, and may still hold
     // another run's version of the same site key until the sync's first reconcile has replaced it.
     const siteKey = opts.siteKey ?? "demo-site";
-    const deadline = Date.now() + 30_000;
     const servesExpected = async (): Promise<boolean> => {
       const res = await fetch(`${edge.url}/v1/config/${siteKey}`).catch(() => null);
       if (!res?.ok) return false;
       return contentHash(expected) === contentHash((await res.json()) as SiteConfig);
     };
-    while (!(await servesExpected())) {
-      if (Date.now() > deadline) throw new Error(`the edge did not serve config for ${siteKey} within 30 s; see backend.log`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitUntil(servesExpected, 30_000, `the edge to serve config for ${siteKey} (see backend.log)`);
 
     const demo = await startDemo({ port: opts.ports.demo, edgeUrl: edge.url, siteKey: opts.siteKey ?? "demo-site" });
     stops.push(() => demo.stop());

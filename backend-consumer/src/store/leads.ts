@@ -44,6 +44,9 @@ export interface LeadDocument {
   updatedAt: Date;
 }
 
+/** A dotted update path for a user-chosen name: `.` and `$` would address or operate instead of naming. */
+const fieldPath = (prefix: string, name: string): string => `${prefix}.${name.replace(/[.$]/g, "_")}`;
+
 /** The lead id for (site, email) at time `at`: the current one if seen within the window, else a new one. */
 async function resolveLeadId(db: Db, siteId: string, email: string, at: Date, windowMs: number): Promise<string> {
   const keys = db.collection<LeadKey>(COLLECTIONS.leadKeys);
@@ -76,8 +79,8 @@ async function mergeIntoLead(db: Db, leadId: string, touch: LeadTouch, event: Ev
   const leads = db.collection<LeadDocument>(COLLECTIONS.leads);
   const at = event.receivedAt;
   const set: Record<string, unknown> = { updatedAt: new Date() };
-  for (const [name, value] of Object.entries(touch.fields)) if (value !== "") set[`fields.${name.replace(/[.$]/g, "_")}`] = value;
-  for (const [name, value] of Object.entries(touch.traits ?? {})) set[`traits.${name.replace(/[.$]/g, "_")}`] = value;
+  for (const [name, value] of Object.entries(touch.fields)) if (value !== "") set[fieldPath("fields", name)] = value;
+  for (const [name, value] of Object.entries(touch.traits ?? {})) set[fieldPath("traits", name)] = value;
   for (const key of ["firstName", "lastName", "phone", "company"] as const) if (touch[key]) set[key] = touch[key];
   const attribution = session?.attribution;
   await leads.updateOne(
@@ -118,7 +121,7 @@ async function linkVisitor(db: Db, event: EventDocument): Promise<void> {
   if (!event.traits && !event.userId) return;
   const set: Record<string, unknown> = { updatedAt: new Date() };
   if (event.userId) set.userId = event.userId;
-  for (const [name, value] of Object.entries(event.traits ?? {})) set[`traits.${name.replace(/[.$]/g, "_")}`] = value;
+  for (const [name, value] of Object.entries(event.traits ?? {})) set[fieldPath("traits", name)] = value;
   await db.collection<LeadDocument>(COLLECTIONS.leads).updateMany({ siteId: event.siteId, visitorIds: event.visitorId }, { $set: set });
 }
 
