@@ -3,10 +3,10 @@
  * data dirs under `.data/`. Idempotent: `start` reuses what already runs. `npm start` and the tests call the same code.
  */
 import { join } from "node:path";
-import { ensureMariadb } from "./lib/mariadb.ts";
-import { ensureMongo } from "./lib/mongo.ts";
 import { DATA_DIR } from "./lib/paths.ts";
 import { portOpen, readPid, stopPid } from "./lib/process.ts";
+import { startServices } from "./lib/services.ts";
+import { setup } from "./setup.ts";
 
 export const PORTS = {
   worker: Number(process.env.WORKER_PORT ?? 8787),
@@ -16,17 +16,10 @@ export const PORTS = {
   mongo: Number(process.env.MONGO_PORT ?? 27018),
 };
 
-export async function startServices(dataDir = DATA_DIR, ports = PORTS) {
-  const [mariadb, mongo] = await Promise.all([
-    ensureMariadb({ port: ports.mariadb, dataDir: join(dataDir, "mariadb") }),
-    ensureMongo({ port: ports.mongo, dataDir: join(dataDir, "mongo") }),
-  ]);
-  return { mariadb, mongo };
-}
-
 async function main(command: string): Promise<void> {
   if (command === "start") {
-    const { mariadb, mongo } = await startServices();
+    setup("start");
+    const { mariadb, mongo } = await startServices({ dataDir: DATA_DIR, ports: PORTS });
     console.log(`MariaDB  ${mariadb.url.replace(/:[^:@/]+@/, ":***@")}`);
     console.log(`MongoDB  ${mongo.url}`);
     return;

@@ -7,7 +7,9 @@ import { buildSdk } from "./build-sdk.ts";
 import { DATA_DIR } from "./lib/paths.ts";
 import { startStack } from "./lib/stack.ts";
 import { PORTS } from "./services.ts";
+import { setup } from "./setup.ts";
 
+setup("start");
 await buildSdk();
 const stack = await startStack({ dataDir: DATA_DIR, ports: PORTS, mongoDb: process.env.MONGODB_DB ?? "tracker" });
 

@@ -48,15 +48,17 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
   const url = `http://127.0.0.1:${opts.port}`;
-  await waitUntil(() => answersOk(`${url}/healthz`), 30_000, `the backend to be healthy (see ${opts.logFile})`, child);
-  return {
-    url,
-    child,
-    stop: (signal = "SIGTERM") =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill(signal);
-      }),
-  };
+  const stop = (signal: NodeJS.Signals = "SIGTERM"): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill(signal);
+    });
+  try {
+    await waitUntil(() => answersOk(`${url}/healthz`), 30_000, `the backend to be healthy (see ${opts.logFile})`, child);
+  } catch (err) {
+    await stop("SIGKILL");
+    throw err;
+  }
+  return { url, child, stop };
 }

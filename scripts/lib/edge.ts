@@ -84,19 +84,21 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeHandle> {
   const child = spawn(wrangler, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: toolEnv({ WRANGLER_SEND_METRICS: "false" }) });
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
-  await waitForPort(opts.port, 90_000, "wrangler dev", child);
   const url = `http://127.0.0.1:${opts.port}`;
-  // The port opens before the runtime has loaded the Workers; a bad config only shows once they answer.
-  await waitUntil(() => answersOk(`${url}/healthz`), 60_000, `the Worker to answer /healthz (see ${join(opts.dataDir, "edge.log")})`, child);
-  return {
-    url,
-    child,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-        setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-      }),
-  };
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+      setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
+    });
+  try {
+    await waitForPort(opts.port, 90_000, "wrangler dev", child);
+    // The port opens before the runtime has loaded the Workers; a bad config only shows once they answer.
+    await waitUntil(() => answersOk(`${url}/healthz`), 60_000, `the Worker to answer /healthz (see ${join(opts.dataDir, "edge.log")})`, child);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, child, stop };
 }

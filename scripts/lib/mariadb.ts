@@ -4,11 +4,23 @@
  */
 import { execFileSync } from "node:child_process";
 import mysql from "mysql2/promise";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { portOpen, readPid, spawnService, stopPid, waitForPort, type ServiceHandle } from "./process.ts";
+import { findCommand } from "./system-deps.ts";
 
-const MARIADBD = ["/usr/sbin/mariadbd", "/usr/bin/mariadbd"].find((p) => existsSync(p)) ?? "mariadbd";
+/** Runs a MariaDB tool; on failure, the error carries what it printed. */
+function runTool(name: string, args: string[]): void {
+  const cmd = findCommand(name);
+  if (!cmd) throw new Error(`${name} not found: install Debian's mariadb-server package, or set MARIADB_URL`);
+  try {
+    execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; stdout?: Buffer; message: string };
+    throw new Error(`${name} failed: ${(e.stderr?.toString() || e.stdout?.toString() || e.message).trim().slice(-2000)}`, { cause: err });
+  }
+}
+
 
 export async function ensureMariadb(opts: { port: number; dataDir: string }): Promise<ServiceHandle> {
   const fromEnv = process.env.MARIADB_URL;
@@ -26,14 +38,17 @@ export async function ensureMariadb(opts: { port: number; dataDir: string }): Pr
 
   if (!existsSync(join(dbDir, "mysql"))) {
     mkdirSync(dbDir, { recursive: true });
-    execFileSync(
-      "mariadb-install-db",
-      [`--datadir=${dbDir}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"],
-      { stdio: "ignore" },
-    );
+    try {
+      runTool("mariadb-install-db", [`--datadir=${dbDir}`, "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"]);
+    } catch (err) {
+      rmSync(dbDir, { recursive: true, force: true }); // half a data dir would be taken for a whole one next time
+      throw err;
+    }
   }
+  const mariadbd = findCommand("mariadbd");
+  if (!mariadbd) throw new Error("mariadbd not found: install Debian's mariadb-server package, or set MARIADB_URL");
   const child = spawnService(
-    MARIADBD,
+    mariadbd,
     [
       "--no-defaults",
       `--datadir=${dbDir}`,
@@ -50,17 +65,23 @@ export async function ensureMariadb(opts: { port: number; dataDir: string }): Pr
     ],
     { logFile: join(dataDir, "mariadb.log"), pidFile },
   );
-  await waitForPort(opts.port, 60_000, "mariadbd", child);
-  // Root has no password on this private, loopback-only instance; the app uses its own user.
-  execFileSync("mariadb", [`--socket=${socket}`, "-uroot", "-e", [
-    "CREATE DATABASE IF NOT EXISTS tracker CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;",
-    "CREATE USER IF NOT EXISTS 'tracker'@'%' IDENTIFIED BY 'tracker';",
-    "CREATE USER IF NOT EXISTS 'tracker'@'localhost' IDENTIFIED BY 'tracker';",
-    "GRANT ALL PRIVILEGES ON *.* TO 'tracker'@'%' WITH GRANT OPTION;",
-    "GRANT ALL PRIVILEGES ON *.* TO 'tracker'@'localhost' WITH GRANT OPTION;",
-  ].join(" ")]);
   const pid = child.pid!;
-  return { url, startedHere: true, stop: () => stopPid(pid, pidFile, 30_000) };
+  const stop = (): Promise<void> => stopPid(pid, pidFile, 30_000);
+  try {
+    await waitForPort(opts.port, 60_000, `mariadbd (see ${join(dataDir, "mariadb.log")})`, child);
+    // Root has no password on this private, loopback-only instance; the app uses its own user.
+    runTool("mariadb", [`--socket=${socket}`, "-uroot", "-e", [
+      "CREATE DATABASE IF NOT EXISTS tracker CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;",
+      "CREATE USER IF NOT EXISTS 'tracker'@'%' IDENTIFIED BY 'tracker';",
+      "CREATE USER IF NOT EXISTS 'tracker'@'localhost' IDENTIFIED BY 'tracker';",
+      "GRANT ALL PRIVILEGES ON *.* TO 'tracker'@'%' WITH GRANT OPTION;",
+      "GRANT ALL PRIVILEGES ON *.* TO 'tracker'@'localhost' WITH GRANT OPTION;",
+    ].join(" ")]);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, startedHere: true, stop };
 }
 
 /** `url` with its database path replaced by `dbName`. */

@@ -35,7 +35,13 @@ export async function ensureMongo(opts: { port: number; dataDir: string; memory?
     ["-Xss4m", "-cp", `${JARS}/*`, join(LAUNCHER_DIR, "MongoServerMain.java"), String(opts.port), store],
     { logFile: join(opts.dataDir, "mongo.log"), pidFile },
   );
-  await waitForPort(opts.port, 60_000, "mongo-java-server", child);
   const pid = child.pid!;
-  return { url, startedHere: true, stop: () => stopPid(pid, pidFile) };
+  const stop = (): Promise<void> => stopPid(pid, pidFile);
+  try {
+    await waitForPort(opts.port, 60_000, `mongo-java-server (see ${join(opts.dataDir, "mongo.log")})`, child);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, startedHere: true, stop };
 }

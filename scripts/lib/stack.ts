@@ -12,11 +12,11 @@ import { connectMariadb, migrateMariadb } from "../../backend-consumer/src/confi
 import { startBackend, type BackendHandle } from "./backend.ts";
 import { startDemo } from "./demo.ts";
 import { startEdge, type EdgeHandle } from "./edge.ts";
-import { createDatabase, ensureMariadb } from "./mariadb.ts";
-import { ensureMongo } from "./mongo.ts";
+import { createDatabase } from "./mariadb.ts";
 import { waitUntil, type ServiceHandle } from "./process.ts";
 import { localJwtSecret } from "./secrets.ts";
 import { seedDemo } from "./seed.ts";
+import { startServices } from "./services.ts";
 
 export interface StackPorts {
   worker: number;
@@ -70,11 +70,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     stops.length = 0;
   };
   try {
-    const [mariadb, mongo] = await Promise.all([
-      ensureMariadb({ port: opts.ports.mariadb, dataDir: join(opts.dataDir, "mariadb") }),
-      ensureMongo({ port: opts.ports.mongo, dataDir: join(opts.dataDir, "mongo") }),
-    ]);
-    stops.push(() => mariadb.stop(), () => mongo.stop());
+    const { mariadb, mongo, stop: stopServices } = await startServices({ dataDir: opts.dataDir, ports: opts.ports });
+    stops.push(stopServices);
 
     const mariadbUrl = await prepareMariadb(mariadb.url, opts.mariadbDb ?? "tracker");
     const demoOrigin = `http://127.0.0.1:${opts.ports.demo}`;

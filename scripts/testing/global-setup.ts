@@ -2,11 +2,10 @@
  * Starts the databases once for the whole integration run (unless MARIADB_URL / MONGODB_URI point elsewhere) and
  * stops what it started at the end. Test files reach them through `inject("mongoUri")` / `inject("mariadbUrl")`.
  */
-import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import { buildSdk } from "../build-sdk.ts";
-import { ensureMariadb } from "../lib/mariadb.ts";
-import { ensureMongo } from "../lib/mongo.ts";
+import { startServices } from "../lib/services.ts";
+import { ensureSystemDeps } from "../lib/system-deps.ts";
 import { TEST_DATA_DIR, TEST_PORTS } from "./ports.ts";
 
 declare module "vitest" {
@@ -19,13 +18,10 @@ declare module "vitest" {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // SKIP_SDK_BUILD=1 reuses the last build (e.g. while the SDK sources are mid-edit and only backend tests run).
   if (process.env.SKIP_SDK_BUILD !== "1") await buildSdk();
-  const [mariadb, mongo] = await Promise.all([
-    ensureMariadb({ port: TEST_PORTS.mariadb, dataDir: join(TEST_DATA_DIR, "mariadb") }),
-    ensureMongo({ port: TEST_PORTS.mongo, dataDir: join(TEST_DATA_DIR, "mongo"), memory: true }),
-  ]);
-  project.provide("mongoUri", mongo.url);
-  project.provide("mariadbUrl", mariadb.url);
-  return async () => {
-    await Promise.all([mongo.stop(), mariadb.stop()]);
-  };
+  // `npm test` has done this already; this covers `npm run test:integration` on its own (only looks when nothing lacks).
+  ensureSystemDeps({ mariadb: true, mongo: true, browser: true });
+  const services = await startServices({ dataDir: TEST_DATA_DIR, ports: TEST_PORTS, mongoMemory: true });
+  project.provide("mongoUri", services.mongo.url);
+  project.provide("mariadbUrl", services.mariadb.url);
+  return services.stop;
 }

@@ -255,4 +255,27 @@ describe("forms: partial leads and multi-step forms", () => {
     await vi.advanceTimersByTimeAsync(5000);
     expect(events("form_interaction")).toEqual([]);
   });
+
+  it("sends a partial lead still inside its debounce at once when the page goes, and only once", async () => {
+    page('<form id="contact"><input name="name"><input name="email" type="email"></form>');
+    type("input[name=name]", "Quick");
+    type("input[name=email]", "quick@example.com");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(events("form_interaction")).toEqual([]);
+    forms.formsLeaving(); // what pagehide runs
+    expect(events("form_interaction").map((e) => e.form!.fields)).toEqual([{ name: "Quick", email: "quick@example.com" }]);
+    await vi.advanceTimersByTimeAsync(5000); // its timer finds nothing left to report
+    expect(events("form_interaction")).toHaveLength(1);
+  });
+
+  it("sends another form's pending partial lead at once when a form is submitted, but not the submitted form's own", async () => {
+    page(`<form id="newsletter"><input name="email" type="email"></form>${CONTACT_HTML}`);
+    type("#newsletter input[name=email]", "news@example.com");
+    type("#contact input[name=email]", "ada@example.com");
+    submit(form("#contact"));
+    expect(events("form_interaction").map((e) => e.form!.formId)).toEqual(["newsletter"]);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(events("form_submission").map((e) => e.form!.formId)).toEqual(["form-contact"]);
+    expect(events("form_interaction")).toHaveLength(1);
+  });
 });

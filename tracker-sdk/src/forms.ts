@@ -12,7 +12,9 @@
  *
  * Partial leads: field values are remembered per form on every change (so a multi-step form whose earlier steps
  * left the DOM still submits every step's fields); once a value looks like an email, a `form_interaction`
- * debounced by a second reports the fields so far and the form's progress.
+ * debounced by a second reports the fields so far and the form's progress. A partial lead still waiting out its
+ * second goes at once when the page goes (`pagehide`) or another form is submitted: the visitors who leave
+ * quickly are the ones it exists for.
  */
 import type { ConfigForm, TrackerEvent } from "#contracts";
 import { config, edge, feature } from "./config.ts";
@@ -32,7 +34,8 @@ interface Match {
 /** Field values seen so far, per form id. */
 const memory: Record<string, Record<string, string>> = {};
 const reported: Record<string, string> = {};
-const timers: Record<string, ReturnType<typeof setTimeout>> = {};
+/** Partial leads waiting out their debounce, per form id (a timer whose report was replaced does nothing). */
+const partials: Record<string, () => void> = {};
 /** Submits not yet decided: [event, the submit event, performance.now() at submit]. */
 let deciding: [TrackerEvent, Event, number][] = [];
 /** Cancelled submits waiting for the page's own request: [event, performance.now() at submit]. */
@@ -82,10 +85,12 @@ function onSubmit(event: Event): void {
   const lead = makeEvent("form_submission", { form: { ...readForm(form, match), trigger: "submit" } });
   if (!lead) return;
   deciding.push([lead, event, performance.now()]);
-  clearTimeout(timers[match.id]);
+  // this form's own partial lead is superseded by the submission; every other form's goes now
+  delete partials[match.id];
   delete memory[match.id];
   delete reported[match.id];
   later(decide);
+  sendPartials();
 }
 
 function decide(): void {
@@ -124,13 +129,19 @@ function onField(event: Event): void {
   if (!match) return;
   const { fields } = readForm(form, match);
   if (!feature("partialLeads") || !/\S@\S+\.\S/.test(Object.values(fields).join(" "))) return;
-  clearTimeout(timers[match.id]);
-  timers[match.id] = later(() => {
+  const report = (partials[match.id] = (): void => {
+    delete partials[match.id];
     const data = readForm(form, match);
     const key = JSON.stringify(data.fields);
     if (key != reported[match.id]) emit("form_interaction", { form: { ...data, trigger: event.type } });
     reported[match.id] = key;
-  }, 1e3);
+  });
+  later(() => partials[match.id] == report && report(), 1e3);
+}
+
+/** Emits every partial lead still waiting out its debounce, at once. */
+function sendPartials(): void {
+  for (const id in partials) attempt(partials[id]!);
 }
 
 export function startForms(): void {
@@ -144,8 +155,9 @@ export function startForms(): void {
   }
 }
 
-/** Before the page goes: a last look for answered AJAX submits, then send what is ready. */
+/** Before the page goes: pending partial leads and a last look for answered AJAX submits, then send what is ready. */
 export function formsLeaving(): void {
+  sendPartials();
   decide();
   confirmAjax(performance.getEntriesByType("resource"));
   flush();

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BrowserContext } from "playwright-core";
 import { DEMO } from "../../scripts/lib/seed.ts";
-import { EdgeLog, flushSdk, ofType, sdkReady, startE2e, storedEvent, type E2e } from "./helpers.ts";
+import { eventually } from "../../scripts/testing/mongo.ts";
+import { delivered, EdgeLog, flushSdk, ofType, sdkReady, sentBy, startE2e, storedEvent, storedWhere, type E2e } from "./helpers.ts";
 
 let e2e: E2e;
 
@@ -40,7 +41,7 @@ describe("forms, browser to MongoDB", () => {
     await page.fill("#quote [name=private_note]", "do not send this");
     await Promise.all([page.waitForURL(/thanks/), page.click("#quote button")]);
 
-    const lead = await log.waitFor((e) => e.type === "form_submission", "the lead");
+    const { event: lead, doc } = await delivered(e2e, log, (e) => e.type === "form_submission", "the lead");
     expect(lead.form).toMatchObject({
       formId: "quote",
       trigger: "submit",
@@ -49,9 +50,49 @@ describe("forms, browser to MongoDB", () => {
     expect(Object.keys(lead.form!.fields).sort()).toEqual(["email", "full_name", "notes", "phone"]);
     expect(JSON.stringify(log.posted())).not.toMatch(/hunter2|4111|token-123|do not send/);
 
-    const doc = await storedEvent(e2e, lead.id);
     expect(doc).toMatchObject({ siteId: DEMO.siteId, type: "form_submission", visitorId: lead.visitorId, sessionId: lead.sessionId });
     expect(doc.form).toMatchObject({ formId: "quote", fields: { email: "ada@example.com" } });
+    expect(JSON.stringify(doc)).not.toMatch(/hunter2|4111|token-123|do not send/);
+    expect(await e2e.mongo.db.collection("events").countDocuments({ eventId: lead.id })).toBe(1);
+    await context.close();
+  });
+
+  it("the form page itself delivers its lead before it navigates (the next page has no tracker to re-send it)", async () => {
+    const { context, log } = await open();
+    const page = await context.newPage();
+    await page.goto(e2e.fixture("plain-form"));
+    await sdkReady(page);
+    await page.evaluate(() => document.querySelector("#quote")!.setAttribute("action", "/fixtures/no-tracker.html"));
+    await page.fill("#quote [name=email]", "solo@example.com");
+    await Promise.all([page.waitForURL(/no-tracker/), page.click("#quote button")]);
+
+    const { event: lead } = await delivered(e2e, log, (e) => e.type === "form_submission", "the lead");
+    expect(lead.form).toMatchObject({ formId: "quote", fields: { email: "solo@example.com" } });
+    // one request carried it, and Chromium says it did not finish: the edge got it all the same
+    expect(log.posts.filter((p) => p.events.some((e) => e.id === lead.id)).map((p) => p.status)).toEqual([0]);
+    await context.close();
+  });
+
+  it("a partial lead typed just before the visitor leaves goes with the page", async () => {
+    const { context, log } = await open();
+    const page = await context.newPage();
+    await page.goto(e2e.fixture("plain-form"));
+    await sdkReady(page);
+    await page.fill("#quote [name=full_name]", "Quinn Quick");
+    await page.fill("#quote [name=email]", "quinn@example.com");
+    await page.press("#quote [name=email]", "Tab"); // focusout: the partial lead's one-second debounce starts
+    const typed = Date.now();
+    await page.evaluate(() => (location.href = "/fixtures/no-tracker.html"));
+    const left = Date.now() - typed;
+    await page.waitForURL(/no-tracker/);
+    expect(left).toBeLessThan(200); // well inside the debounce: only pagehide can have sent it
+
+    // sent from pagehide: Chromium does not even report that request, so MongoDB is where to look
+    const doc = await storedWhere(e2e, { type: "form_interaction", "form.fields.email": "quinn@example.com" }, "the partial lead");
+    await sentBy(log, doc, "the partial lead");
+    expect(doc.form).toMatchObject({ formId: "quote", fields: { full_name: "Quinn Quick", email: "quinn@example.com" } });
+    const lead = await eventually(async () => (await e2e.mongo.db.collection("leads").findOne({ email: "quinn@example.com" })) ?? undefined, 20_000, "the partial lead");
+    expect(lead).toMatchObject({ status: "partial" });
     await context.close();
   });
 
@@ -115,7 +156,7 @@ describe("forms, browser to MongoDB", () => {
     await page.fill("#contact [name=company]", "Not configured Ltd");
     await Promise.all([page.waitForURL(/thanks/), page.click("#contact button")]);
 
-    const lead = await log.waitFor((e) => e.type === "form_submission", "the lead");
+    const { event: lead } = await delivered(e2e, log, (e) => e.type === "form_submission", "the lead");
     expect(lead.form).toEqual({
       formId: DEMO.formId,
       name: "Contact",
@@ -145,7 +186,7 @@ describe("forms, browser to MongoDB", () => {
     await page.fill("[name=phone]", "+1 555 0199");
     await page.selectOption("[name=service]", "Install");
     await Promise.all([page.waitForURL(/thanks/), page.click("#send")]);
-    const lead = await log.waitFor((e) => e.type === "form_submission", "the lead");
+    const { event: lead } = await delivered(e2e, log, (e) => e.type === "form_submission", "the lead");
     expect(lead.form).toMatchObject({
       formId: "wizard",
       fields: { email: "max@example.com", name: "Max Steps", phone: "+1 555 0199", service: "Install" },

@@ -64,6 +64,11 @@ export class EdgeLog {
     });
   }
 
+  /** The user agent the context's requests carry. */
+  async userAgent(): Promise<string | undefined> {
+    return this.posts[0]?.request.headerValue("user-agent").then((v) => v ?? undefined);
+  }
+
   private find(request: Request): Post | undefined {
     return this.posts.find((p) => p.request === request);
   }
@@ -105,4 +110,36 @@ export const sdkReady = (page: Page): Promise<unknown> =>
 /** The stored document of an event, once the queue and the backend have put it into MongoDB. */
 export function storedEvent(e2e: E2e, eventId: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
   return eventually(async () => (await e2e.mongo.db.collection("events").findOne({ eventId })) ?? undefined, timeoutMs, `event ${eventId} in MongoDB`);
+}
+
+/**
+ * An event the page posted, followed into MongoDB. Chromium reports a keepalive fetch that outlives its page (the
+ * lead sent as a form submit navigates) as `net::ERR_ABORTED` although the edge received it, and whether the page's
+ * script still saw the 202 before it died is a race; a fetch made in `pagehide` is not reported at all. So delivery
+ * is proven on the far side: the stored document, which only the edge's queue writes, carrying the edge's reading
+ * of this browser's request (`sentBy`).
+ */
+export async function delivered(
+  e2e: E2e,
+  log: EdgeLog,
+  match: (e: TrackerEvent) => boolean,
+  what: string,
+): Promise<{ event: TrackerEvent; doc: Record<string, unknown> }> {
+  const event = await log.waitForPosted(match, what);
+  const doc = await storedEvent(e2e, event.id);
+  await sentBy(log, doc, what);
+  return { event, doc };
+}
+
+/** The first stored event matching `filter`, waiting for it. */
+export function storedWhere(e2e: E2e, filter: Record<string, unknown>, what: string, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+  return eventually(async () => (await e2e.mongo.db.collection("events").findOne(filter)) ?? undefined, timeoutMs, `${what} in MongoDB`);
+}
+
+/** Throws unless `doc` was enriched by the edge from a request of the browser context `log` records. */
+export async function sentBy(log: EdgeLog, doc: Record<string, unknown>, what: string): Promise<void> {
+  const ua = await log.userAgent();
+  if (!ua || doc.ua !== ua || typeof doc.receivedAt !== "object") {
+    throw new Error(`${what} was stored without the edge's view of this browser: ${JSON.stringify({ ua: doc.ua, expected: ua })}`);
+  }
 }
