@@ -3,6 +3,7 @@
  * Every event carries a client-generated id so that any retry, anywhere, stays idempotent downstream.
  */
 import { z } from "zod";
+import type { UnstorableReason } from "./storable.ts";
 
 export const EVENT_TYPES = [
   "page_view",
@@ -62,8 +63,13 @@ export const attributionSchema = touchSchema.extend({ firstTouch: touchSchema.op
 export const eventSchema = z.object({
   id: z.uuid(),
   type: z.enum(EVENT_TYPES),
-  /** Client clock, epoch milliseconds. The edge adds its own `receivedAt`. */
+  /**
+   * Client clock, epoch milliseconds. The edge adds its own `receivedAt`, and corrects a `ts` from a visibly wrong
+   * clock (see `eventTime` in storable.ts), keeping the original in `clientTs`.
+   */
   ts: z.number().int().positive(),
+  /** Set by the edge only: the client's `ts` when the edge corrected it. */
+  clientTs: z.number().optional(),
   sessionId: shortId,
   visitorId: shortId,
   /** Event name for `track`. */
@@ -91,8 +97,21 @@ export type PageInfo = z.infer<typeof pageSchema>;
 export type Attribution = z.infer<typeof attributionSchema>;
 export type IngestRequest = Omit<z.infer<typeof ingestRequestSchema>, "events"> & { events: TrackerEvent[] };
 
+/**
+ * Why the edge refused one event of a batch: `invalid` (fails the contract), `too_large` (over MAX_EVENT_BYTES),
+ * `duplicate_id` (the same id earlier in the batch), or what storage could not hold (UNSTORABLE_REASONS).
+ */
+export type RejectReason = "invalid" | "too_large" | "duplicate_id" | UnstorableReason;
+
+export interface RejectedEvent {
+  index: number;
+  reason: RejectReason;
+  /** Human-readable: the failing path and what is wrong there. */
+  error: string;
+}
+
 /** What `POST /v1/events` answers with a 202. */
 export interface IngestResponse {
   accepted: number;
-  rejected: { index: number; error: string }[];
+  rejected: RejectedEvent[];
 }

@@ -2,3 +2,4 @@
 export * from "./event.ts";
 export * from "./queue-message.ts";
 export * from "./site-config.ts";
+export * from "./storable.ts";

@@ -7,7 +7,8 @@ import { createApi } from "./api/app.ts";
 import { connectMariadb } from "./config/db.ts";
 import { KvClient } from "./config/kv-client.ts";
 import { processBatch } from "./drain/process-batch.ts";
-import { PullConsumer } from "./drain/pull-client.ts";
+import { storeQueueDeadLetters } from "./drain/dead-letter-queue.ts";
+import { PullConsumer, type PullConsumerOptions } from "./drain/pull-client.ts";
 import { startConfigSync } from "./config/sync.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
@@ -41,20 +42,27 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
       )
     : null;
   // Production queue path: Cloudflare's HTTP pull API (locally, the dev sidecar pushes to /internal/queue instead).
+  const pullFrom = (queueId: string, process: PullConsumerOptions["process"], concurrency: number): PullConsumer =>
+    new PullConsumer({
+      baseUrl: env.QUEUES_API_URL ?? "https://api.cloudflare.com/client/v4",
+      accountId: required(env, "CLOUDFLARE_ACCOUNT_ID"),
+      queueId,
+      apiToken: required(env, "CLOUDFLARE_API_TOKEN"),
+      batchSize: Number(env.PULL_BATCH_SIZE ?? 100),
+      visibilityTimeoutMs: Number(env.PULL_VISIBILITY_TIMEOUT_MS ?? 30_000),
+      concurrency,
+      process,
+      log,
+    });
   const puller = env.CLOUDFLARE_QUEUE_ID
-    ? new PullConsumer({
-        baseUrl: env.QUEUES_API_URL ?? "https://api.cloudflare.com/client/v4",
-        accountId: required(env, "CLOUDFLARE_ACCOUNT_ID"),
-        queueId: env.CLOUDFLARE_QUEUE_ID,
-        apiToken: required(env, "CLOUDFLARE_API_TOKEN"),
-        batchSize: Number(env.PULL_BATCH_SIZE ?? 100),
-        visibilityTimeoutMs: Number(env.PULL_VISIBILITY_TIMEOUT_MS ?? 30_000),
-        concurrency: Number(env.PULL_CONCURRENCY ?? 2),
-        process: (deliveries) => processBatch(deliveries, { db: mongo.db, log }),
-        log,
-      })
+    ? pullFrom(env.CLOUDFLARE_QUEUE_ID, (deliveries) => processBatch(deliveries, { db: mongo.db, queue: "tracker-events", log }), Number(env.PULL_CONCURRENCY ?? 2))
+    : null;
+  // What the queue gave up on goes into the dead-letter store, where `npm run dlq` finds it.
+  const dlqPuller = env.CLOUDFLARE_DLQ_ID
+    ? pullFrom(env.CLOUDFLARE_DLQ_ID, (deliveries) => storeQueueDeadLetters(deliveries, { db: mongo.db, queue: "tracker-events-dlq" }), 1)
     : null;
   puller?.start();
+  dlqPuller?.start();
   const app = createApi({
     db: mongo.db,
     configDb: mariadb?.db ?? null,
@@ -69,13 +77,13 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
   });
   const port = Number(env.BACKEND_PORT ?? 8790);
   const server = serve({ fetch: app.fetch, port, hostname: env.BACKEND_HOST ?? "127.0.0.1" });
-  log("backend listening", { port, configPlane: Boolean(mariadb), pullConsumer: Boolean(puller) });
+  log("backend listening", { port, configPlane: Boolean(mariadb), pullConsumer: Boolean(puller), deadLetterConsumer: Boolean(dlqPuller) });
   return {
     port,
     puller,
     /** Graceful: stop pulling and ack what is in hand, then close servers and connections. */
     async stop() {
-      await puller?.stop();
+      await Promise.all([puller?.stop(), dlqPuller?.stop()]);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await sync?.stop();
       await mariadb?.close();

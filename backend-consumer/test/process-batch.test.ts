@@ -64,7 +64,7 @@ describe("processBatch", () => {
     expect(await mongo.db.collection(COLLECTIONS.events).countDocuments({ eventId: id })).toBe(2);
   });
 
-  it("retries a malformed message without holding back the valid ones beside it", async () => {
+  it("dead-letters a malformed message at once, without holding back the valid ones beside it", async () => {
     const good = uuid();
     const outcomes = await processBatch(
       [
@@ -73,8 +73,9 @@ describe("processBatch", () => {
       ],
       { db: mongo.db },
     );
-    expect(outcomes[0]).toMatchObject({ id: "bad", action: "retry" });
+    expect(outcomes[0]).toEqual({ id: "bad", action: "ack", deadLettered: "malformed" });
     expect(outcomes[1]).toEqual({ id: "good", action: "ack" });
+    expect(await mongo.db.collection(COLLECTIONS.deadLetters).findOne({ _id: "bad" as never })).toMatchObject({ body: "{not json", reason: "malformed" });
     expect(await mongo.db.collection(COLLECTIONS.events).countDocuments({ eventId: good })).toBe(1);
   });
 

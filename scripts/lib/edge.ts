@@ -43,6 +43,10 @@ id = "00000000000000000000000000000000"
 binding = "EDGE"
 service = "lead-tracker-edge"
 
+[[queues.producers]]
+binding = "EVENTS"
+queue = "tracker-events"
+
 [[queues.consumers]]
 queue = "tracker-events"
 max_batch_size = 100

@@ -4,7 +4,8 @@
  * visibility_timeout_ms}` leases visible messages and answers `{ success, errors, messages, result: { messages:
  * [{ id, body, attempts, lease_id, timestamp_ms, metadata }] } }`; `POST .../messages/ack { acks: [{lease_id}],
  * retries: [{lease_id, delay_seconds}] }` settles leases. Expired leases make messages visible again; a message
- * delivered more than `maxRetries` + 1 times goes to the dead-letter list.
+ * delivered more than `maxRetries` + 1 times goes to the dead-letter list, and, when `deadLetterQueue` names one,
+ * into that queue, which is pulled and acked like any other (`.../queues/<deadLetterQueue>/messages/...`).
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
@@ -22,15 +23,19 @@ export interface FakeMessage {
 export interface FakeQueueOptions {
   token: string;
   maxRetries?: number;
+  /** The queue id of the dead-letter queue; without it dead letters only go to the `deadLetters` list. */
+  deadLetterQueue?: string;
 }
 
 export class FakeCloudflareQueue {
   readonly messages = new Map<string, FakeMessage>();
+  /** The dead-letter queue's own messages (pullable when `deadLetterQueue` is set). */
+  readonly dlqMessages = new Map<string, FakeMessage>();
   readonly deadLetters: FakeMessage[] = [];
   readonly stats = { pulls: 0, acks: 0, retries: 0, staleAcks: 0, maxConcurrentPulls: 0, expiredLeases: 0 };
   private inFlightPulls = 0;
   private server: Server | null = null;
-  private readonly opts: Required<FakeQueueOptions>;
+  private readonly opts: FakeQueueOptions & { maxRetries: number };
   url = "";
 
   constructor(opts: FakeQueueOptions) {
@@ -51,24 +56,27 @@ export class FakeCloudflareQueue {
   }
 
   /** Delivery count (this one included) past which a retried or expired message is dead-lettered. */
-  private settleFailed(m: FakeMessage, delaySeconds: number): void {
+  private settleFailed(queue: Map<string, FakeMessage>, m: FakeMessage, delaySeconds: number): void {
     m.lease = null;
     if (m.attempts > this.opts.maxRetries) {
-      this.messages.delete(m.id);
-      this.deadLetters.push(m);
+      queue.delete(m.id);
+      if (queue === this.messages) {
+        this.deadLetters.push(m);
+        if (this.opts.deadLetterQueue) this.dlqMessages.set(m.id, { ...m, attempts: 0, visibleAt: 0, lease: null });
+      }
     } else {
       m.visibleAt = Date.now() + delaySeconds * 1000;
     }
   }
 
-  private pull(batchSize: number, visibilityMs: number) {
+  private pull(queue: Map<string, FakeMessage>, batchSize: number, visibilityMs: number) {
     const now = Date.now();
     const out = [];
-    for (const m of this.messages.values()) {
+    for (const m of queue.values()) {
       if (m.lease && m.lease.until <= now) {
         this.stats.expiredLeases++;
-        this.settleFailed(m, 0);
-        if (!this.messages.has(m.id)) continue;
+        this.settleFailed(queue, m, 0);
+        if (!queue.has(m.id)) continue;
       }
       if (m.lease || m.visibleAt > now) continue;
       m.attempts++;
@@ -86,8 +94,8 @@ export class FakeCloudflareQueue {
     return out;
   }
 
-  private ack(acks: { lease_id: string }[], retries: { lease_id: string; delay_seconds?: number }[]) {
-    const byLease = new Map([...this.messages.values()].filter((m) => m.lease).map((m) => [m.lease!.id, m]));
+  private ack(queue: Map<string, FakeMessage>, acks: { lease_id: string }[], retries: { lease_id: string; delay_seconds?: number }[]) {
+    const byLease = new Map([...queue.values()].filter((m) => m.lease).map((m) => [m.lease!.id, m]));
     let ackCount = 0;
     let retryCount = 0;
     for (const a of acks) {
@@ -96,7 +104,7 @@ export class FakeCloudflareQueue {
         this.stats.staleAcks++;
         continue;
       }
-      this.messages.delete(m.id);
+      queue.delete(m.id);
       ackCount++;
     }
     for (const r of retries) {
@@ -105,7 +113,7 @@ export class FakeCloudflareQueue {
         this.stats.staleAcks++;
         continue;
       }
-      this.settleFailed(m, r.delay_seconds ?? 0);
+      this.settleFailed(queue, m, r.delay_seconds ?? 0);
       retryCount++;
     }
     this.stats.acks += ackCount;
@@ -120,8 +128,9 @@ export class FakeCloudflareQueue {
         res.end(JSON.stringify(body));
       };
       if (req.headers.authorization !== `Bearer ${this.opts.token}`) return reply(401, { success: false, errors: [{ code: 10000, message: "Authentication error" }] });
-      const match = /^\/client\/v4\/accounts\/[^/]+\/queues\/[^/]+\/messages\/(pull|ack)$/.exec(req.url ?? "");
+      const match = /^\/client\/v4\/accounts\/[^/]+\/queues\/([^/]+)\/messages\/(pull|ack)$/.exec(req.url ?? "");
       if (!match || req.method !== "POST") return reply(404, { success: false, errors: [{ code: 7003, message: "No route" }] });
+      const queue = match[1] === this.opts.deadLetterQueue ? this.dlqMessages : this.messages;
       let raw = "";
       req.on("data", (c: Buffer) => (raw += c));
       req.on("end", () => {
@@ -131,11 +140,11 @@ export class FakeCloudflareQueue {
         } catch {
           return reply(400, { success: false, errors: [{ code: 10001, message: "invalid JSON" }] });
         }
-        if (match[1] === "pull") {
+        if (match[2] === "pull") {
           this.stats.pulls++;
           this.inFlightPulls++;
           this.stats.maxConcurrentPulls = Math.max(this.stats.maxConcurrentPulls, this.inFlightPulls);
-          const messages = this.pull(Math.min(100, Number(body.batch_size ?? 5)), Number(body.visibility_timeout_ms ?? 30_000));
+          const messages = this.pull(queue, Math.min(100, Number(body.batch_size ?? 5)), Number(body.visibility_timeout_ms ?? 30_000));
           // A short delay keeps concurrent pulls overlapping, as real network calls would.
           setTimeout(() => {
             this.inFlightPulls--;
@@ -143,7 +152,7 @@ export class FakeCloudflareQueue {
           }, 5);
           return;
         }
-        const result = this.ack((body.acks as { lease_id: string }[]) ?? [], (body.retries as { lease_id: string; delay_seconds?: number }[]) ?? []);
+        const result = this.ack(queue, (body.acks as { lease_id: string }[]) ?? [], (body.retries as { lease_id: string; delay_seconds?: number }[]) ?? []);
         reply(200, { success: true, errors: [], messages: [], result });
       });
     });

@@ -22,14 +22,23 @@ describe("navigation", () => {
     const log = new EdgeLog(context);
     const page = await context.newPage();
     const spa = e2e.fixture("spa");
+    // The SDK reads a route change in a zero-delay timer, so changes within one task count once (as they should).
+    // A test driving Chromium can change routes faster than that timer runs (a click, then Back, before it fires),
+    // which no visitor can: each step waits until its page view has left the page before the next one.
+    const sent = (url: string) => ofType(log.posted(), "page_view").filter((e) => e.page!.url === url).length;
+    const step = async (act: () => Promise<unknown>, url: string): Promise<void> => {
+      const before = sent(url);
+      await act();
+      await expect.poll(async () => (await flushSdk(page), sent(url)), { timeout: 10_000, interval: 100 }).toBeGreaterThan(before);
+    };
     await page.goto(spa);
     await sdkReady(page);
-    await page.click("a[data-route=pricing]"); // pushState
-    await page.waitForFunction(() => document.title === "SPA pricing");
+    await step(() => page.click("a[data-route=pricing]"), `${spa}?route=pricing`); // pushState
+    expect(await page.title()).toBe("SPA pricing");
     await page.evaluate(() => history.replaceState({ route: "pricing", scrolled: true }, "", location.href)); // same URL
-    await page.evaluate(() => (location.hash = "#faq")); // hashchange (and popstate)
-    await page.click("a[data-route=about]");
-    await page.goBack(); // popstate: back to #faq
+    await step(() => page.evaluate(() => (location.hash = "#faq")), `${spa}?route=pricing#faq`); // hashchange (and popstate)
+    await step(() => page.click("a[data-route=about]"), `${spa}?route=about`);
+    await step(() => page.goBack(), `${spa}?route=pricing#faq`); // popstate: back to #faq
     await page.waitForTimeout(200);
     await flushSdk(page);
 

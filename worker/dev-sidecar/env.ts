@@ -8,4 +8,6 @@ export interface DevSidecarEnv {
   CONFIG: KVNamespace;
   /** The edge Worker, to which every other request is forwarded unchanged. */
   EDGE: Fetcher;
+  /** The local events queue, for `/__dev/enqueue` (tests put messages on it that the edge would never send). */
+  EVENTS: Queue;
 }

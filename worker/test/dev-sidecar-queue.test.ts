@@ -1,7 +1,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { DevSidecarEnv } from "../dev-sidecar/env.ts";
-import { handBatch } from "../dev-sidecar/queue.ts";
+import { bodyText, handBatch } from "../dev-sidecar/queue.ts";
 
 const ENV = { BACKEND_URL: "http://backend.test", INTERNAL_TOKEN: "t0k", DEAD_LETTER_QUEUE: "tracker-events-dlq" } as DevSidecarEnv;
 
@@ -41,8 +41,16 @@ describe("dev queue consumer (local push path)", () => {
     expect(seen[0]!.headers.get("authorization")).toBe("Bearer t0k");
     expect(await seen[0]!.json()).toEqual({
       queue: "tracker-events",
-      messages: ["a", "b", "c"].map((id) => ({ id, body: { n: id }, attempts: 1 })),
+      // each body as its JSON text, as the pull API gives it in production
+      messages: ["a", "b", "c"].map((id) => ({ id, body: JSON.stringify({ n: id }), attempts: 1 })),
     });
+  });
+
+  it("sends a body it cannot serialise again as a note the backend dead-letters, costing only that message", () => {
+    // a v8-typed message may hold what JSON cannot (a BigInt, say)
+    expect(bodyText({ n: 10n })).toMatch(/^\[unserialisable body: .*BigInt/);
+    expect(bodyText({ ok: 1 })).toBe('{"ok":1}');
+    expect(bodyText('{"already":"text"}')).toBe('{"already":"text"}');
   });
 
   it("retries a message the backend did not answer for", async () => {

@@ -61,7 +61,7 @@ describe("POST /v1/events", () => {
   it("drops a repeated event id inside one batch", async () => {
     const e = makeEvent();
     const res = await postEvents({ siteKey: "site-a", events: [e, e] });
-    expect(await res.json()).toEqual({ accepted: 1, rejected: [{ index: 1, error: "duplicate event id in batch" }] });
+    expect(await res.json()).toEqual({ accepted: 1, rejected: [{ index: 1, reason: "duplicate_id", error: "duplicate event id in batch" }] });
   });
 
   it("anonymises the client address and forwards the user agent", async () => {

@@ -1,8 +1,8 @@
 /**
  * Fuzzing the ingest route with 10,000+ generated requests (seeded, so a failure reproduces): malformed bodies,
  * random JSON, oversized payloads, odd methods, paths and headers, and valid batches salted with invalid events.
- * Every answer must be a JSON 4xx or a 202 — never a 5xx — and every valid event beside invalid ones must be
- * enqueued.
+ * Every answer must be a JSON 4xx or a 202 — never a 5xx — every valid event beside invalid ones must be enqueued,
+ * and every event storage could not hold (NUL, empty and $ keys, nesting past the limit) refused with its reason.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { QueueMessage } from "#contracts";
@@ -18,16 +18,17 @@ const int = (n: number) => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 const STRINGS = ["", " ", "null", "💥", "\u0000", "\u2028", "</script>", "a".repeat(5000), "__proto__", "constructor", "-1", "1e309", "x".repeat(70_000)];
 
-function junk(depth = 0): unknown {
-  switch (int(depth > 4 ? 6 : 9)) {
+/** Random JSON; `deepToo` adds values nested 50 to 3,000 levels deep. */
+function junk(depth = 0, deepToo = true): unknown {
+  switch (int(depth > 4 ? 6 : deepToo ? 9 : 8)) {
     case 0: return null;
     case 1: return rand() < 0.5;
     case 2: return pick([0, -1, 1.5, Number.MAX_SAFE_INTEGER, 1e21, -0]);
     case 3: return pick(STRINGS.slice(0, 11));
     case 4: return int(1e9);
     case 5: return "s" + int(1e6);
-    case 6: return Array.from({ length: int(4) }, () => junk(depth + 1));
-    case 7: return Object.fromEntries(Array.from({ length: int(4) }, () => [pick(["id", "type", "ts", "__proto__", "constructor", "k" + int(9)]), junk(depth + 1)]));
+    case 6: return Array.from({ length: int(4) }, () => junk(depth + 1, deepToo));
+    case 7: return Object.fromEntries(Array.from({ length: int(4) }, () => [pick(["id", "type", "ts", "__proto__", "constructor", "k" + int(9)]), junk(depth + 1, deepToo)]));
     default: return deep(50 + int(3000));
   }
 }
@@ -38,9 +39,21 @@ function deep(n: number): unknown {
   return v;
 }
 
-/** An event that is invalid in one random way. */
-function badEvent(): unknown {
+/** What storage cannot hold, by the reason the edge must give. */
+const POISON: [string, () => Record<string, unknown>][] = [
+  ["nul_in_key", () => ({ props: { ["a\u0000" + int(9)]: 1 } })],
+  ["empty_key", () => ({ traits: { nested: { "": "x" } } })],
+  ["dollar_key", () => ({ props: { list: [{ ["$" + pick(["set", "where", "gt"])]: 1 }] } })],
+  ["too_deep", () => ({ props: { d: deep(20 + int(3000)) } })],
+];
+
+/** An event that is invalid in one random way; `reason` when the edge must name it. */
+function badEvent(): { event: unknown; reason?: string } {
   const e = makeEvent() as Record<string, unknown>;
+  if (rand() < 0.3) {
+    const [reason, make] = pick(POISON);
+    return { event: { ...e, ...make() }, reason };
+  }
   switch (int(9)) {
     case 0: delete e[pick(["id", "type", "ts", "sessionId", "visitorId"])]; break;
     case 1: e.id = pick(["", "not-a-uuid", 42, null]); break;
@@ -50,12 +63,19 @@ function badEvent(): unknown {
     case 5: e.props = { blob: "x".repeat(40_000) }; break;
     case 6: e.page = { url: 5 }; break;
     case 7: e.form = { formId: "", fields: { a: 1 } }; break;
-    default: return junk();
+    default: return { event: junk() };
   }
-  return e;
+  return { event: e };
 }
 
-type Case = { init: RequestInit & { headers: Record<string, string> }; path: string; valid: string[]; salted: boolean };
+type Case = {
+  init: RequestInit & { headers: Record<string, string> };
+  path: string;
+  valid: string[];
+  salted: boolean;
+  /** Index in the batch → the reason the edge must refuse that event with. */
+  poison: Map<number, string>;
+};
 
 function makeCase(): Case {
   const headers: Record<string, string> = {
@@ -69,17 +89,20 @@ function makeCase(): Case {
   const method = kind === 8 ? pick(["GET", "PUT", "DELETE", "PATCH", "HEAD"]) : "POST";
   let body: string | Uint8Array | undefined;
   const valid: string[] = [];
+  const poison = new Map<number, string>();
   let salted = false;
   if (kind <= 2) {
     // A real batch with invalid events mixed in.
-    const events = Array.from({ length: 1 + int(50) }, () => {
+    const events = Array.from({ length: 1 + int(50) }, (_, index) => {
       if (rand() < 0.6) {
-        const e = makeEvent(rand() < 0.3 ? { type: "track", name: "n" + int(9), props: { v: junk(2) } } : {});
+        const e = makeEvent(rand() < 0.3 ? { type: "track", name: "n" + int(9), props: { v: junk(2, false) } } : {});
         valid.push(e.id as string);
         return e;
       }
       salted = true;
-      return badEvent();
+      const bad = badEvent();
+      if (bad.reason) poison.set(index, bad.reason);
+      return bad.event;
     });
     body = JSON.stringify({ siteKey, events });
   } else if (kind === 3) {
@@ -95,7 +118,7 @@ function makeCase(): Case {
     body = text.slice(0, int(text.length));
   }
   if (method === "GET" || method === "HEAD") body = undefined;
-  return { init: { method, headers, body }, path, valid, salted };
+  return { init: { method, headers, body }, path, valid, salted, poison };
 }
 
 let send: ReturnType<typeof spyOnQueue>;
@@ -114,6 +137,7 @@ describe("ingest fuzzing", () => {
   it(`answers ${REQUESTS} generated requests with a JSON 4xx or a 202, and keeps every valid event`, async () => {
     const statuses = new Map<number, number>();
     let saltedAccepted = 0;
+    let poisonRefused = 0;
     for (let i = 0; i < REQUESTS; i++) {
       const c = makeCase();
       const before = send.mock.calls.length;
@@ -125,10 +149,13 @@ describe("ingest fuzzing", () => {
       }
       if (c.init.method !== "HEAD") expect(() => JSON.parse(text), `request ${i} body: ${text.slice(0, 100)}`).not.toThrow();
       if (res.status === 202) {
-        const answer = JSON.parse(text) as { accepted: number; rejected: unknown[] };
+        const answer = JSON.parse(text) as { accepted: number; rejected: { index: number; reason: string }[] };
         const enqueued = (send.mock.calls.slice(before).flatMap((call) => (call[0] as QueueMessage).events.map((e) => e.id)));
         expect(enqueued.length).toBe(answer.accepted);
         for (const id of c.valid) expect(enqueued).toContain(id);
+        const reasons = new Map(answer.rejected.map((r) => [r.index, r.reason]));
+        for (const [index, reason] of c.poison) expect(reasons.get(index), `request ${i} event ${index}`).toBe(reason);
+        poisonRefused += c.poison.size;
         if (c.salted) saltedAccepted++;
       } else {
         expect(send.mock.calls.length).toBe(before);
@@ -137,7 +164,8 @@ describe("ingest fuzzing", () => {
     // The generator must actually have exercised both outcomes, and batches with invalid events that still landed.
     expect(statuses.get(202)).toBeGreaterThan(1000);
     expect(saltedAccepted).toBeGreaterThan(500);
+    expect(poisonRefused).toBeGreaterThan(1000);
     expect([...statuses.keys()].filter((s) => s >= 500)).toEqual([]);
-    console.log("fuzz status histogram", Object.fromEntries(statuses));
+    console.log("fuzz status histogram", Object.fromEntries(statuses), "poison events refused by name", poisonRefused);
   }, 300_000);
 });

@@ -6,8 +6,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { Db } from "mongodb";
+import { storeQueueDeadLetters } from "../drain/dead-letter-queue.ts";
 import { processBatch } from "../drain/process-batch.ts";
-import { storeDeadLetters } from "../store/dead-letters.ts";
 
 const batchSchema = z.object({
   queue: z.string(),
@@ -27,25 +27,24 @@ export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: st
     const parsed = batchSchema.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: "invalid_batch", message: parsed.error.message }, 400);
     const started = performance.now();
-    const outcomes = await processBatch(parsed.data.messages, { db: deps.db, log: deps.log });
+    const outcomes = await processBatch(parsed.data.messages, { db: deps.db, queue: parsed.data.queue, log: deps.log });
     const ms = Math.round(performance.now() - started);
     if (ms > 1000) deps.log("slow batch", { messages: parsed.data.messages.length, ms });
     stats.batches++;
-    for (const o of outcomes) stats[o.action === "ack" ? "acked" : "retried"]++;
+    for (const o of outcomes) {
+      stats[o.action === "ack" ? "acked" : "retried"]++;
+      if (o.action === "ack" && o.deadLettered) stats.deadLettered++;
+    }
     return c.json({ outcomes });
   });
 
   app.post("/dead-letter", async (c) => {
     const parsed = batchSchema.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: "invalid_batch", message: parsed.error.message }, 400);
-    const deadAt = new Date();
-    await storeDeadLetters(
-      deps.db,
-      parsed.data.messages.map((m) => ({ messageId: m.id, queue: parsed.data.queue, body: m.body, attempts: m.attempts, deadAt })),
-    );
+    const outcomes = await storeQueueDeadLetters(parsed.data.messages, { db: deps.db, queue: parsed.data.queue });
     stats.deadLettered += parsed.data.messages.length;
     deps.log("dead-lettered", { count: parsed.data.messages.length, queue: parsed.data.queue });
-    return c.json({ outcomes: parsed.data.messages.map((m) => ({ id: m.id, action: "ack" })) });
+    return c.json({ outcomes });
   });
   app.get("/stats", (c) => c.json(stats));
   return app;

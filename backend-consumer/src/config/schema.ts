@@ -155,3 +155,14 @@ export const kvSyncState = mysqlTable("kv_sync_state", {
   present: boolean("present").notNull(),
   syncedAt: datetime("synced_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
 });
+
+/**
+ * Sites whose config cannot be compiled (a direct SQL edit can write what the API would refuse): the sync sets them
+ * aside with the reason, keeps serving their last good config, and goes on with every other site. The row goes when
+ * the site compiles again.
+ */
+export const configQuarantine = mysqlTable("config_quarantine", {
+  siteKey: varchar("site_key", { length: 64 }).primaryKey(),
+  reason: varchar("reason", { length: 2000 }).notNull(),
+  since: datetime("since", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+});

@@ -2,13 +2,17 @@
  * Config sync: MariaDB change rows → compiled site config → Workers KV. At-least-once and idempotent: change rows
  * are marked processed only after KV accepted the writes, so a crash at any moment repeats work but never loses
  * it; content already in KV (same hash) is not rewritten. Versions only grow per site key.
+ *
+ * Sites are compiled one by one: a site whose rows cannot be compiled (a direct SQL edit) is quarantined with the
+ * reason (table `config_quarantine`, shown on the site by the admin API, logged once), keeps its last good config
+ * at the edge, and costs no other site its sync. Database and KV failures back off with jitter.
  */
 import { asc, inArray, isNull, sql } from "drizzle-orm";
 import { configKey, type SiteConfig } from "#contracts";
 import { compileSiteConfig, contentHash, loadSiteBundle } from "./compile.ts";
 import type { ConfigDb } from "./db.ts";
 import type { KvClient } from "./kv-client.ts";
-import { configChanges, kvSyncState, sites } from "./schema.ts";
+import { configChanges, configQuarantine, kvSyncState, sites } from "./schema.ts";
 
 export interface SyncDeps {
   db: ConfigDb;
@@ -38,10 +42,23 @@ async function syncState(db: ConfigDb, siteKeys: string[]) {
   return new Map(rows.map((r) => [r.siteKey, r]));
 }
 
-/** Compiles what KV should hold for each site key (null: the key must not exist). */
-async function plan(db: ConfigDb, versions: Map<string, number>): Promise<Plan[]> {
+/** Why a site's rows do not compile, in a line an operator can act on. */
+function compileFailure(err: unknown): string {
+  const issues = (err as { issues?: { path: PropertyKey[]; message: string }[] }).issues;
+  const text = issues?.length
+    ? issues.slice(0, 5).map((i) => `${i.path.map(String).join(".") || "config"}: ${i.message}`).join("; ")
+    : err instanceof Error ? err.message : String(err);
+  return text.slice(0, 2000);
+}
+
+/**
+ * Compiles what KV should hold for each site key (null: the key must not exist). A site that does not compile is
+ * left out of the plans and listed in `quarantined` instead.
+ */
+async function plan(db: ConfigDb, versions: Map<string, number>): Promise<{ plans: Plan[]; quarantined: Map<string, string> }> {
   const state = await syncState(db, [...versions.keys()]);
   const plans: Plan[] = [];
+  const quarantined = new Map<string, string>();
   for (const [siteKey, changeId] of versions) {
     const bundle = await loadSiteBundle(db, siteKey);
     const previous = state.get(siteKey);
@@ -49,13 +66,42 @@ async function plan(db: ConfigDb, versions: Map<string, number>): Promise<Plan[]
       plans.push({ key: configKey(siteKey), siteKey, config: null, hash: "", previous });
       continue;
     }
-    const draft = compileSiteConfig(bundle, Math.max(changeId, 1));
+    let draft: SiteConfig;
+    try {
+      draft = compileSiteConfig(bundle, Math.max(changeId, 1));
+    } catch (err) {
+      quarantined.set(siteKey, compileFailure(err));
+      continue;
+    }
     const hash = contentHash(draft);
     // A change row committed late can carry a smaller id than one already synced: never let a version go down.
     const version = previous?.present && previous.hash === hash ? previous.version : Math.max(changeId, (previous?.version ?? 0) + 1);
     plans.push({ key: configKey(siteKey), siteKey, config: { ...draft, version }, hash, previous });
   }
-  return plans;
+  return { plans, quarantined };
+}
+
+/**
+ * Records which of the planned sites are quarantined and which are healthy again. Logs only what changed (a new
+ * quarantine, a new reason, a recovery), so a site that stays broken is logged once, not on every pass.
+ */
+async function recordQuarantine(deps: SyncDeps, planned: string[], quarantined: Map<string, string>): Promise<void> {
+  if (planned.length === 0) return;
+  const rows = await deps.db.select().from(configQuarantine).where(inArray(configQuarantine.siteKey, planned));
+  const current = new Map(rows.map((r) => [r.siteKey, r.reason]));
+  for (const [siteKey, reason] of quarantined) {
+    if (current.get(siteKey) === reason) continue;
+    await deps.db
+      .insert(configQuarantine)
+      .values({ siteKey, reason })
+      .onDuplicateKeyUpdate({ set: { reason, since: sql`CURRENT_TIMESTAMP(3)` } });
+    deps.log?.("site config quarantined: its last good config stays at the edge", { siteKey, reason });
+  }
+  const recovered = planned.filter((k) => current.has(k) && !quarantined.has(k));
+  if (recovered.length) {
+    await deps.db.delete(configQuarantine).where(inArray(configQuarantine.siteKey, recovered));
+    deps.log?.("site config recovered from quarantine", { siteKeys: recovered });
+  }
 }
 
 /** Writes the plans to KV (skipping what the recorded state says is already there) and records the new state. */
@@ -98,7 +144,9 @@ export async function syncPending(deps: SyncDeps, batchSize = 500): Promise<Sync
     if (writes && now - (writes.get(row.siteKey) ?? -Infinity) < minInterval) deferred.add(row.siteKey);
     else versions.set(row.siteKey, Math.max(versions.get(row.siteKey) ?? 0, row.id));
   }
-  const result = await apply(deps, await plan(deps.db, versions), false);
+  const { plans, quarantined } = await plan(deps.db, versions);
+  const result = await apply(deps, plans, false);
+  await recordQuarantine(deps, [...versions.keys()], quarantined);
   const done = pending.filter((r) => versions.has(r.siteKey)).map((r) => r.id);
   if (done.length) {
     await deps.db.update(configChanges).set({ processedAt: sql`CURRENT_TIMESTAMP(3)` }).where(inArray(configChanges.id, done));
@@ -118,7 +166,8 @@ export async function reconcile(deps: SyncDeps): Promise<{ written: string[]; de
   const inKv = (await deps.kv.listKeys("site:")).map((k) => k.slice("site:".length));
   for (const key of inKv) if (!versions.has(key)) versions.set(key, Number(maxId));
 
-  const plans = await plan(deps.db, versions);
+  const { plans, quarantined } = await plan(deps.db, versions);
+  await recordQuarantine(deps, [...versions.keys()], quarantined);
   const drifted: Plan[] = [];
   for (const p of plans) {
     const current = await deps.kv.get(p.key);
@@ -138,22 +187,29 @@ function contentHashOf(stored: string): string {
 }
 
 /** Runs the sync loop until stopped: a pass every `intervalMs`, a full reconcile at start and every `reconcileMs`. */
-export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; reconcileMs?: number } = {}) {
+export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; reconcileMs?: number; maxBackoffMs?: number } = {}) {
   let stopped = false;
   let lastReconcile = 0;
+  let failures = 0;
+  const interval = opts.intervalMs ?? 100;
   const done = (async () => {
     while (!stopped) {
+      let wait = interval;
       try {
         if (Date.now() - lastReconcile > (opts.reconcileMs ?? 5 * 60_000)) {
           await reconcile(deps);
           lastReconcile = Date.now();
         }
         const result = await syncPending(deps);
+        failures = 0;
         if (result.changes > 0 && result.deferred.length === 0) continue;
       } catch (err) {
-        deps.log?.("config sync failed", { error: err instanceof Error ? err.message : String(err) });
+        // MariaDB or KV unreachable: back off (doubling, with jitter, capped) rather than retrying every pass.
+        failures++;
+        wait = syncBackoffMs(failures, interval, opts.maxBackoffMs ?? 30_000);
+        deps.log?.("config sync failed", { error: err instanceof Error ? err.message : String(err), failures, retryInMs: Math.round(wait) });
       }
-      await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
+      await new Promise((r) => setTimeout(r, wait));
     }
   })();
   return {
@@ -162,4 +218,9 @@ export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; rec
       await done;
     },
   };
+}
+
+/** The wait after the n-th failure in a row: interval × 2^n, capped, times a random 0.5–1.5. */
+export function syncBackoffMs(failures: number, intervalMs: number, maxMs: number, random = Math.random): number {
+  return Math.min(maxMs, intervalMs * 2 ** failures) * (0.5 + random());
 }

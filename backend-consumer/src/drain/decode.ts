@@ -1,5 +1,5 @@
 /** Turns a delivered queue body into a validated QueueMessage, whatever form the transport gave it. */
-import { queueMessageSchema, type QueueMessage } from "#contracts";
+import { findUnstorable, queueMessageSchema, type QueueMessage } from "#contracts";
 
 export class MalformedMessage extends Error {
   override name = "MalformedMessage";
@@ -30,4 +30,32 @@ export function decodeMessage(body: unknown): QueueMessage {
     throw new MalformedMessage(`invalid queue message: ${issue ? `${issue.path.join(".")} ${issue.message}` : "unknown"}`);
   }
   return parsed.data;
+}
+
+/** A message's events split into those storage can hold and those it cannot (with the first reason for each). */
+export interface SplitMessage {
+  storable: QueueMessage | null;
+  unstorable: { message: QueueMessage; reasons: string[] } | null;
+}
+
+/**
+ * The edge refuses unstorable events; this is the drain's own check, for whatever got past it (an older Worker, a
+ * bug, a message put on the queue by other means). What lies below the depth limit is not a reason: redaction
+ * drops it before storage.
+ */
+export function splitUnstorable(message: QueueMessage): SplitMessage {
+  const good: QueueMessage["events"] = [];
+  const bad: QueueMessage["events"] = [];
+  const reasons: string[] = [];
+  for (const event of message.events) {
+    const problem = findUnstorable(event, { deep: "ignore" });
+    if (problem) {
+      bad.push(event);
+      reasons.push(`${problem.reason} at ${problem.path}`);
+    } else good.push(event);
+  }
+  return {
+    storable: good.length ? { ...message, events: good } : null,
+    unstorable: bad.length ? { message: { ...message, events: bad }, reasons } : null,
+  };
 }

@@ -1,29 +1,42 @@
 /**
  * The one function every queue path calls (local push consumer and Cloudflare HTTP pull): it takes a batch of
- * delivered messages and returns, per message, whether to ack it or retry it later. A message is acked only
- * after its events, their sessions and their leads are confirmed stored; a retry after a partial write is
- * harmless because every write is idempotent (events on their id, sessions guarded by event ids, leads by merge).
+ * delivered messages and returns, per message, whether to ack it or retry it later. A message is acked only once
+ * its events, their sessions and their leads are confirmed stored, or once it is in the dead-letter store.
+ *
+ * One message must never cost another its place. A message that cannot be read, or events in it that storage
+ * cannot hold, are dead-lettered at once. A write that fails is classified (drain/errors.ts): transient failures
+ * retry the batch (every write is idempotent, so a retry after a partial write is harmless); a failure that cannot
+ * be pinned on one message splits the batch in halves until it is, so every other message is stored and only the
+ * culprit is dead-lettered (deterministic) or retried alone (unknown: the queue's max_retries decides).
  */
 import type { Db } from "mongodb";
 import type { QueueMessage } from "#contracts";
+import { storeDeadLetters, rawBody, type DeadLetter } from "../store/dead-letters.ts";
 import { insertEvents, toEventDocuments, type EventDocument } from "../store/events.ts";
 import { applyLeads } from "../store/leads.ts";
 import { applySessions } from "../store/sessions.ts";
-import { decodeMessage, MalformedMessage } from "./decode.ts";
+import { decodeMessage, MalformedMessage, splitUnstorable } from "./decode.ts";
+import { classifyWriteCode, classifyWriteError, errorMessage, type ErrorKind } from "./errors.ts";
 
 export interface Delivery {
   id: string;
   body: unknown;
   /** How many times this message has been delivered, this time included (Cloudflare counts from 1). */
   attempts: number;
+  /** Set by a transport that could not decode the body (e.g. a content type only Workers can read). */
+  undecodable?: string;
 }
 
 export type Outcome =
-  | { id: string; action: "ack" }
+  | { id: string; action: "ack"; deadLettered?: string }
   | { id: string; action: "retry"; delaySeconds: number; reason: string };
 
 export interface ProcessDeps {
   db: Db;
+  /** The queue the deliveries came from (recorded on dead letters). */
+  queue?: string;
+  /** false: report what would be dead-lettered without storing it (a replay of a dead letter). */
+  storeDeadLetters?: boolean;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -32,51 +45,133 @@ export function retryDelaySeconds(attempts: number): number {
   return Math.min(300, 5 * 2 ** Math.max(0, attempts - 1));
 }
 
+const DEFAULT_QUEUE = "tracker-events";
+
+export type Verdict = { kind: "stored" } | { kind: "dead"; reason: string; error: string } | { kind: "retry"; reason: string };
+export interface Item {
+  delivery: Delivery;
+  message: QueueMessage;
+}
+
 export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): Promise<Outcome[]> {
-  const outcomes = new Map<string, Outcome>();
-  const valid: { delivery: Delivery; message: QueueMessage }[] = [];
+  const queue = deps.queue ?? DEFAULT_QUEUE;
+  const letters: DeadLetter[] = [];
+  const verdicts = new Map<string, Verdict>();
+  const items: Item[] = [];
+  const deadAt = new Date();
+  const bury = (id: string, delivery: Delivery, body: unknown, reason: string, error: string): void => {
+    letters.push({ _id: id, queue, ...rawBody(body), reason, error, attempts: delivery.attempts, deadAt });
+  };
+
   for (const delivery of deliveries) {
+    let message: QueueMessage;
     try {
-      valid.push({ delivery, message: decodeMessage(delivery.body) });
+      if (delivery.undecodable) throw new MalformedMessage(delivery.undecodable);
+      message = decodeMessage(delivery.body);
     } catch (err) {
       if (!(err instanceof MalformedMessage)) throw err;
-      // Poison: retried until the queue's max_retries sends it to the dead-letter queue; it blocks nothing else.
-      deps.log?.("malformed message", { id: delivery.id, attempts: delivery.attempts, reason: err.message });
-      outcomes.set(delivery.id, { id: delivery.id, action: "retry", delaySeconds: 0, reason: err.message });
+      bury(delivery.id, delivery, delivery.body, "malformed", err.message);
+      verdicts.set(delivery.id, { kind: "dead", reason: "malformed", error: err.message });
+      continue;
+    }
+    const { storable, unstorable } = splitUnstorable(message);
+    if (unstorable) {
+      // Only the events storage cannot hold are set aside; the rest of the message is stored as usual.
+      const reason = `unstorable:${unstorable.reasons[0]!.split(" ")[0]}`;
+      bury(`${delivery.id}#unstorable`, delivery, unstorable.message, reason, unstorable.reasons.join("; "));
+    }
+    if (storable) items.push({ delivery, message: storable });
+    else verdicts.set(delivery.id, { kind: "dead", reason: "unstorable", error: unstorable!.reasons.join("; ") });
+  }
+
+  await storeIsolated(deps, items, verdicts);
+
+  for (const { delivery, message } of items) {
+    const v = verdicts.get(delivery.id)!;
+    if (v.kind === "dead") bury(delivery.id, delivery, message, v.reason, v.error);
+  }
+  if (letters.length && deps.storeDeadLetters !== false) {
+    try {
+      await storeDeadLetters(deps.db, letters);
+      deps.log?.("dead-lettered", { queue, count: letters.length, reasons: [...new Set(letters.map((l) => l.reason))] });
+    } catch (err) {
+      // Not stored anywhere yet: every message that owns a letter comes back later.
+      const reason = `dead-letter write failed: ${errorMessage(err)}`;
+      deps.log?.("dead-letter write failed", { reason, count: letters.length });
+      for (const letter of letters) verdicts.set(letter._id.split("#")[0]!, { kind: "retry", reason });
     }
   }
 
+  return deliveries.map((d): Outcome => {
+    const v = verdicts.get(d.id) ?? { kind: "stored" };
+    if (v.kind === "retry") return { id: d.id, action: "retry", delaySeconds: retryDelaySeconds(d.attempts), reason: v.reason };
+    if (v.kind === "dead") return { id: d.id, action: "ack", deadLettered: v.reason };
+    return { id: d.id, action: "ack" };
+  });
+}
+
+/**
+ * Stores `items`, setting a verdict for each: everything at once first; on a failure no retry can fix, or that
+ * cannot be attributed, the halves on their own, down to the one message that fails.
+ */
+export async function storeIsolated(deps: ProcessDeps, items: Item[], verdicts: Map<string, Verdict>): Promise<void> {
+  if (items.length === 0) return;
+  let kind: ErrorKind;
+  let error: string;
+  try {
+    const refused = await writeMessages(deps.db, items);
+    for (const { delivery } of items) {
+      const failure = refused.get(delivery.id);
+      if (!failure) verdicts.set(delivery.id, { kind: "stored" });
+      else if (failure.kind === "deterministic") verdicts.set(delivery.id, { kind: "dead", reason: "write:deterministic", error: failure.error });
+      else verdicts.set(delivery.id, { kind: "retry", reason: failure.error });
+    }
+    return;
+  } catch (err) {
+    kind = classifyWriteError(err);
+    error = errorMessage(err);
+  }
+  if (kind === "transient") {
+    deps.log?.("event write failed, retrying", { reason: error, messages: items.length });
+    for (const { delivery } of items) verdicts.set(delivery.id, { kind: "retry", reason: error });
+    return;
+  }
+  if (items.length === 1) {
+    const id = items[0]!.delivery.id;
+    deps.log?.("message refused by storage", { id, kind, reason: error });
+    verdicts.set(id, kind === "deterministic" ? { kind: "dead", reason: "write:deterministic", error } : { kind: "retry", reason: error });
+    return;
+  }
+  const half = Math.ceil(items.length / 2);
+  await storeIsolated(deps, items.slice(0, half), verdicts);
+  await storeIsolated(deps, items.slice(half), verdicts);
+}
+
+/**
+ * Events (unordered insert, duplicates are successes), then sessions and leads from every stored event. Returns
+ * the messages whose event documents the server refused one by one (those are attributed, so no split is needed);
+ * throws for anything else.
+ */
+async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind: ErrorKind; error: string }>> {
   const docs: EventDocument[] = [];
   const owner: string[] = [];
-  for (const { delivery, message } of valid) {
+  for (const { delivery, message } of items) {
     for (const doc of toEventDocuments(message)) {
       docs.push(doc);
       owner.push(delivery.id);
     }
   }
-
-  try {
-    const result = await insertEvents(deps.db, docs);
-    const failedOwners = new Set(result.failed.map((f) => owner[f.index]!));
-    // Sessions and leads from every stored event, new or redelivered: those writes are idempotent themselves.
-    const stored = docs.filter((_, i) => !failedOwners.has(owner[i]!));
-    await applySessions(deps.db, stored);
-    await applyLeads(deps.db, stored);
-    for (const { delivery } of valid) {
-      outcomes.set(
-        delivery.id,
-        failedOwners.has(delivery.id)
-          ? { id: delivery.id, action: "retry", delaySeconds: retryDelaySeconds(delivery.attempts), reason: "write failed" }
-          : { id: delivery.id, action: "ack" },
-      );
-    }
-  } catch (err) {
-    // The database is unreachable or failed as a whole: nothing is confirmed, so everything valid is retried.
-    const reason = err instanceof Error ? err.message : String(err);
-    deps.log?.("event write failed", { reason, messages: valid.length });
-    for (const { delivery } of valid) {
-      outcomes.set(delivery.id, { id: delivery.id, action: "retry", delaySeconds: retryDelaySeconds(delivery.attempts), reason });
-    }
+  const result = await insertEvents(db, docs);
+  const refused = new Map<string, { kind: ErrorKind; error: string }>();
+  for (const f of result.failed) {
+    const id = owner[f.index]!;
+    const kind = classifyWriteCode(f.code);
+    // one deterministic refusal decides the message; otherwise keep the first
+    if (!refused.has(id) || kind === "deterministic") refused.set(id, { kind, error: f.error.message });
   }
-  return deliveries.map((d) => outcomes.get(d.id)!);
+  // Sessions and leads from every stored event, new or redelivered: those writes are idempotent themselves.
+  const stored = docs.filter((_, i) => !refused.has(owner[i]!));
+  await applySessions(db, stored);
+  await applyLeads(db, stored);
+  return refused;
 }

@@ -128,12 +128,12 @@ export class PullConsumer {
     this.stats.messages += messages.length;
     const started = Date.now();
     const deliveries: Delivery[] = [];
-    const undecodable: PulledMessage[] = [];
     for (const m of messages) {
       try {
         deliveries.push({ id: m.id, body: decodePulledBody(m), attempts: m.attempts });
-      } catch {
-        undecodable.push(m);
+      } catch (err) {
+        // It will never decode: the drain dead-letters it with the raw body rather than retrying it.
+        deliveries.push({ id: m.id, body: m.body, attempts: m.attempts, undecodable: err instanceof Error ? err.message : String(err) });
       }
     }
     let outcomes: Outcome[];

@@ -3,6 +3,7 @@
  * security numbers, payment card numbers (13–19 digits passing the Luhn check), and values of fields named like
  * passports, cards, CVVs, SSNs or passwords.
  */
+import { MAX_NESTING_DEPTH } from "#contracts";
 
 export const REDACTED = "[redacted]";
 
@@ -41,14 +42,21 @@ export function isSensitiveName(name: string): boolean {
   return SENSITIVE_NAME.test(name);
 }
 
-/** Deep copy with sensitive values redacted: by key name anywhere in the tree, and by value pattern in strings. */
-export function redactValue(value: unknown, depth = 0): unknown {
+/**
+ * Deep copy with sensitive values redacted: by key name anywhere in the tree, and by value pattern in strings.
+ * Objects and arrays nested deeper than `maxDepth` (counting `value` as 1) are dropped, never passed through
+ * unread: the edge refuses such events, and whatever reaches the drain anyway is stored without them.
+ * The default fits a value one level inside an event (props, traits, form) under MAX_NESTING_DEPTH.
+ */
+export function redactValue(value: unknown, maxDepth = MAX_NESTING_DEPTH - 1, depth = 1): unknown {
   if (typeof value === "string") return redactString(value);
-  if (depth > 20 || value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+  if (value === null || typeof value !== "object") return value;
+  if (depth > maxDepth) return undefined;
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, maxDepth, depth + 1)).filter((v) => v !== undefined);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    out[k] = isSensitiveName(k) && v !== null && v !== "" ? REDACTED : redactValue(v, depth + 1);
+    const kept = isSensitiveName(k) && v !== null && v !== "" ? REDACTED : redactValue(v, maxDepth, depth + 1);
+    if (kept !== undefined) out[k] = kept;
   }
   return out;
 }

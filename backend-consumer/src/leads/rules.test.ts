@@ -74,6 +74,20 @@ describe("redaction", () => {
     });
   });
 
+  it("drops whatever lies below the depth limit: secrets nested 22 and 200 levels deep are not kept, shallower data is", () => {
+    const bury = (levels: number, secret: Record<string, unknown>): Record<string, unknown> => {
+      let value: Record<string, unknown> = secret;
+      for (let i = 1; i < levels; i++) value = { level: value };
+      return value;
+    };
+    const props = { shallow: { note: "kept" }, d22: bury(22, { password: "hunter2", card: "4111 1111 1111 1111" }), d200: bury(200, { ssn: "123-45-6789", note: "078-05-1120" }) };
+    const out = JSON.stringify(redactValue(props));
+    expect(out).not.toMatch(/hunter2|4111|123-45-6789|078-05-1120/);
+    expect(out).toContain("kept");
+    // the part above the limit stays, so a deep value costs only its deep part
+    expect(out).toContain('"d22":{"level":{"level"');
+  });
+
   it("Luhn", () => {
     expect(luhnValid("4111111111111111")).toBe(true);
     expect(luhnValid("4111111111111112")).toBe(false);

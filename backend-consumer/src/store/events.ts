@@ -1,6 +1,6 @@
 /** Writing events: unordered bulk inserts where a duplicate event id counts as success. */
 import { MongoBulkWriteError, MongoServerError, type Db } from "mongodb";
-import { DEFAULT_RETENTION_DAYS, type Geo, type QueueMessage, type TrackerEvent } from "#contracts";
+import { DEFAULT_RETENTION_DAYS, eventTime, type Geo, type QueueMessage, type TrackerEvent } from "#contracts";
 import { redactValue } from "../leads/redact.ts";
 import { COLLECTIONS, DUPLICATE_KEY, writeErrorsOf } from "./mongo.ts";
 
@@ -10,6 +10,8 @@ export interface EventDocument {
   eventId: string;
   type: TrackerEvent["type"];
   ts: Date;
+  /** The client's time, epoch ms as sent, when the edge (or the drain) corrected `ts` (see `eventTime`). */
+  clientTs?: number;
   receivedAt: Date;
   sessionId: string;
   visitorId: string;
@@ -37,11 +39,15 @@ const REDACTED_KEYS = new Set(["form", "props", "traits"]);
 export function toEventDocuments(message: QueueMessage, now = new Date()): EventDocument[] {
   const expireAt = new Date(message.receivedAt + (message.retentionDays ?? DEFAULT_RETENTION_DAYS) * DAY_MS);
   return message.events.map((e) => {
+    // The edge has corrected absurd times already; this repeats it for messages from before it did.
+    const time = eventTime(e.ts, message.receivedAt);
+    const clientTs = e.clientTs ?? time.clientTs;
     const doc: EventDocument = {
       siteId: message.siteId,
       eventId: e.id,
       type: e.type,
-      ts: new Date(e.ts),
+      ts: new Date(time.ts),
+      ...(clientTs !== undefined ? { clientTs } : {}),
       receivedAt: new Date(message.receivedAt),
       sessionId: e.sessionId,
       visitorId: e.visitorId,
@@ -63,7 +69,7 @@ export function toEventDocuments(message: QueueMessage, now = new Date()): Event
 export interface InsertResult {
   inserted: number;
   duplicates: number;
-  failed: { index: number; error: Error }[];
+  failed: { index: number; code?: number; error: Error }[];
 }
 
 /**
@@ -86,7 +92,7 @@ export async function insertEvents(db: Db, docs: EventDocument[]): Promise<Inser
     const failed: InsertResult["failed"] = [];
     for (const we of writeErrors) {
       if (we.code === DUPLICATE_KEY) duplicates++;
-      else failed.push({ index: we.index, error: new MongoServerError({ message: we.errmsg ?? "write error", code: we.code }) });
+      else failed.push({ index: we.index, code: we.code, error: new MongoServerError({ message: we.errmsg ?? "write error", code: we.code }) });
     }
     // Derived, not read from err.result.insertedCount: mongo-java-server reports the batch size there.
     return { inserted: docs.length - duplicates - failed.length, duplicates, failed };

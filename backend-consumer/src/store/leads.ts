@@ -44,8 +44,11 @@ export interface LeadDocument {
   updatedAt: Date;
 }
 
-/** A dotted update path for a user-chosen name: `.` and `$` would address or operate instead of naming. */
-const fieldPath = (prefix: string, name: string): string => `${prefix}.${name.replace(/[.$]/g, "_")}`;
+/**
+ * A dotted update path for a user-chosen name: `.` and `$` would address or operate instead of naming, and an
+ * empty name would leave `fields.`, which MongoDB refuses. (The edge refuses such names; this holds without it.)
+ */
+const fieldPath = (prefix: string, name: string): string => `${prefix}.${name.replace(/[.$]/g, "_").replaceAll("\u0000", "_") || "_"}`;
 
 /** The lead id for (site, email) at time `at`: the current one if seen within the window, else a new one. */
 async function resolveLeadId(db: Db, siteId: string, email: string, at: Date, windowMs: number): Promise<string> {

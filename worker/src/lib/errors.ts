@@ -4,6 +4,7 @@
  */
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { RejectedEvent } from "#contracts";
 
 export class ApiError extends HTTPException {
   readonly code: string;
@@ -29,7 +30,7 @@ export const PayloadTooLarge = (max: number): ApiError =>
   new ApiError(413, "payload_too_large", `Request body exceeds ${max} bytes.`, { max });
 export const UnsupportedMediaType = (): ApiError =>
   new ApiError(415, "unsupported_media_type", "Send the batch as application/json or text/plain JSON.");
-export const NoValidEvents = (rejected: { index: number; error: string }[]): ApiError =>
+export const NoValidEvents = (rejected: RejectedEvent[]): ApiError =>
   new ApiError(400, "no_valid_events", "Every event in the batch was rejected.", { accepted: 0, rejected });
 export const UnknownSite = (): ApiError => new ApiError(401, "unknown_site", "Unknown or inactive site key.");
 export const OriginNotAllowed = (origin: string): ApiError =>

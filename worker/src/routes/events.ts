@@ -26,7 +26,7 @@ import {
   UnsupportedMediaType,
 } from "../lib/errors.ts";
 import { RATE_LIMIT_PERIOD_S, requireOrigin, requireSite, requireWithinLimits } from "../lib/guard.ts";
-import { validateBatch } from "../lib/validate-batch.ts";
+import { validateBatch, withTrustedTimes } from "../lib/validate-batch.ts";
 
 const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
 
@@ -73,7 +73,7 @@ eventsRoute.post(
 
     const envelope = ingestRequestSchema.safeParse(parseBody(await c.req.arrayBuffer()));
     if (!envelope.success) throw InvalidBatch("Expected { siteKey: string, events: [...] }.");
-    const { siteKey, events } = envelope.data;
+    const { siteKey, events, sentAt } = envelope.data;
     const site = await requireSite(c.env.CONFIG, siteKey);
     requireOrigin(site, c.req.header("origin"));
     const clientIp = c.req.header("cf-connecting-ip") ?? null;
@@ -89,15 +89,16 @@ eventsRoute.post(
     const verdict = validateBatch(events);
     if (verdict.accepted.length === 0) throw NoValidEvents(verdict.rejected);
 
+    const receivedAt = Date.now();
     const message: QueueMessage = {
       v: QUEUE_MESSAGE_VERSION,
       siteId: site.siteId,
       retentionDays: site.retentionDays,
-      receivedAt: Date.now(),
+      receivedAt,
       geo: geoFromCf(c.req.raw.cf as Record<string, unknown> | undefined),
       ip: anonymiseIp(clientIp),
       ua: c.req.header("user-agent")?.slice(0, 512) ?? null,
-      events: verdict.accepted,
+      events: withTrustedTimes(verdict.accepted, receivedAt, sentAt),
     };
     try {
       await c.env.EVENTS.send(message, { contentType: "json" });

@@ -77,3 +77,33 @@ function findDriverError(err: unknown): { errno?: number; message?: string } | u
   }
   return undefined;
 }
+
+export const DatabaseUnavailable = (retryAfterSeconds: number): ApiError =>
+  new ApiError(503, "database_unavailable", "The configuration database is unreachable; retry later.", { retryAfter: retryAfterSeconds });
+
+/** mysql2's codes for "cannot reach the server" (refused, reset, lost, timed out, too many connections). */
+const UNREACHABLE_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENOTFOUND",
+  "PROTOCOL_CONNECTION_LOST",
+  "PROTOCOL_SEQUENCE_TIMEOUT",
+  "ER_CON_COUNT_ERROR",
+  "POOL_CLOSED",
+]);
+
+/** True when the error (or one it wraps) says MariaDB could not be reached, rather than that it refused a query. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === "object" && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, fatal } = e as { code?: unknown; fatal?: unknown };
+    if (typeof code === "string" && UNREACHABLE_CODES.has(code)) return true;
+    if (fatal === true) return true;
+    // an AggregateError from a dual-stack connect: every address refused
+    const inner = (e as { errors?: unknown }).errors;
+    if (Array.isArray(inner) && inner.some((x) => isDatabaseUnavailable(x))) return true;
+  }
+  return false;
+}

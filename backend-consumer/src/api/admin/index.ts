@@ -7,7 +7,17 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ConfigDb } from "../../config/db.ts";
 import { requireAuth, type AuthEnv, type AuthOptions } from "../auth.ts";
-import { ApiError, isMissingParent, isRefusedValue, NotFound, PayloadTooLarge, RouteNotFound, ValidationFailed } from "./errors.ts";
+import {
+  ApiError,
+  DatabaseUnavailable,
+  isDatabaseUnavailable,
+  isMissingParent,
+  isRefusedValue,
+  NotFound,
+  PayloadTooLarge,
+  RouteNotFound,
+  ValidationFailed,
+} from "./errors.ts";
 import { registerFieldRoutes } from "./fields.ts";
 import { registerFormRoutes } from "./forms.ts";
 import { registerMappingRoutes } from "./mappings.ts";
@@ -52,6 +62,11 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+    if (isDatabaseUnavailable(err)) {
+      log("admin api: MariaDB unreachable", { error: err.message, path: c.req.path });
+      c.header("Retry-After", "5");
+      return c.json(DatabaseUnavailable(5).toJSON(), 503);
+    }
     // The parent row vanished between the ownership check and the insert (a concurrent delete).
     if (isMissingParent(err)) return c.json(NotFound().toJSON(), 404);
     // A safety net behind the zod schemas and readBody's checks: a value the database refuses is bad input.

@@ -19,6 +19,8 @@ export const siteOutSchema = z.object({
   active: z.boolean(),
   allowedOrigins: z.array(z.string()),
   settings: siteSettingsSchema,
+  /** Whether the edge serves this site's current config: `quarantined` when its rows do not compile (with why). */
+  sync: z.object({ state: z.enum(["ok", "quarantined"]), reason: z.string().optional(), since: z.iso.datetime().optional() }),
   ...timestamps,
 });
 export const formOutSchema = z.object({
@@ -79,7 +81,9 @@ const iso = (row: { createdAt: Date; updatedAt: Date }) => ({
   updatedAt: row.updatedAt.toISOString(),
 });
 
-export const siteOut = (r: SiteRow): z.infer<typeof siteOutSchema> => ({
+export type SiteSync = z.infer<typeof siteOutSchema>["sync"];
+
+export const siteOut = (r: SiteRow, sync: SiteSync = { state: "ok" }): z.infer<typeof siteOutSchema> => ({
   id: r.id,
   tenantId: r.tenantId,
   name: r.name,
@@ -88,6 +92,7 @@ export const siteOut = (r: SiteRow): z.infer<typeof siteOutSchema> => ({
   active: r.active,
   allowedOrigins: jsonValue(r.allowedOrigins),
   settings: jsonValue(r.settings),
+  sync,
   ...iso(r),
 });
 

@@ -1,14 +1,14 @@
 /** Sites: an agency manages every site of its tenant; a location user reads and updates only its own sites. */
 import { randomBytes } from "node:crypto";
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, inArray } from "drizzle-orm";
 import type { Hono } from "hono";
 import type { ConfigDb } from "../../config/db.ts";
-import { sites, users } from "../../config/schema.ts";
+import { configQuarantine, sites, users } from "../../config/schema.ts";
 import type { AuthEnv } from "../auth.ts";
 import { findSite, requireAgency, siteScope } from "./access.ts";
 import { readBody } from "./body.ts";
 import { Conflict, isDuplicateKey } from "./errors.ts";
-import { jsonValue, siteOut } from "./rows.ts";
+import { jsonValue, siteOut, type SiteSync } from "./rows.ts";
 import { siteCreateSchema, sitePatchSchema } from "./schemas.ts";
 
 /** A fresh public site key: `sk_` + 20 url-safe characters (120 random bits). */
@@ -18,10 +18,20 @@ export function generateSiteKey(): string {
 
 const SITE_KEY_TAKEN = () => Conflict("That site key is already in use.", "siteKey");
 
+/** The sites as the API shows them, each with its sync state (quarantined by the KV sync, and why). */
+async function withSync(db: ConfigDb, rows: (typeof sites.$inferSelect)[]) {
+  const keys = rows.map((r) => r.siteKey);
+  const held = keys.length ? await db.select().from(configQuarantine).where(inArray(configQuarantine.siteKey, keys)) : [];
+  const byKey = new Map(held.map((q): [string, SiteSync] => [q.siteKey, { state: "quarantined", reason: q.reason, since: q.since.toISOString() }]));
+  return rows.map((r) => siteOut(r, byKey.get(r.siteKey)));
+}
+
 export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
+  const one = async (row: typeof sites.$inferSelect) => (await withSync(db, [row]))[0]!;
+
   app.get("/sites", async (c) => {
     const rows = await db.select().from(sites).where(siteScope(c.get("principal"))).orderBy(asc(sites.createdAt), asc(sites.id));
-    return c.json({ items: rows.map(siteOut) });
+    return c.json({ items: await withSync(db, rows) });
   });
 
   app.post("/sites", async (c) => {
@@ -35,10 +45,10 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
       if (isDuplicateKey(err, "site_key")) throw SITE_KEY_TAKEN();
       throw err;
     }
-    return c.json(siteOut(await findSite(db, p, id)), 201);
+    return c.json(await one(await findSite(db, p, id)), 201);
   });
 
-  app.get("/sites/:siteId", async (c) => c.json(siteOut(await findSite(db, c.get("principal"), c.req.param("siteId")))));
+  app.get("/sites/:siteId", async (c) => c.json(await one(await findSite(db, c.get("principal"), c.req.param("siteId")))));
 
   app.patch("/sites/:siteId", async (c) => {
     const p = c.get("principal");
@@ -50,7 +60,7 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
       if (isDuplicateKey(err, "site_key")) throw SITE_KEY_TAKEN();
       throw err;
     }
-    return c.json(siteOut(await findSite(db, p, site.id)));
+    return c.json(await one(await findSite(db, p, site.id)));
   });
 
   app.delete("/sites/:siteId", async (c) => {
