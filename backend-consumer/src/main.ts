@@ -10,6 +10,7 @@ import { processBatch } from "./drain/process-batch.ts";
 import { storeQueueDeadLetters } from "./drain/dead-letter-queue.ts";
 import { PullConsumer, type PullConsumerOptions } from "./drain/pull-client.ts";
 import { startConfigSync } from "./config/sync.ts";
+import { createMetrics } from "./ops/metrics.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
 function log(msg: string, fields: Record<string, unknown> = {}): void {
@@ -34,6 +35,7 @@ function kvClientFromEnv(env: NodeJS.ProcessEnv): KvClient {
 export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
   const mongo = await connectMongo(required(env, "MONGODB_URI"), env.MONGODB_DB);
   await ensureIndexes(mongo.db);
+  const metrics = createMetrics(mongo.db);
   const mariadb = env.MARIADB_URL ? connectMariadb(env.MARIADB_URL) : null;
   const sync = mariadb
     ? startConfigSync(
@@ -55,11 +57,27 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
       log,
     });
   const puller = env.CLOUDFLARE_QUEUE_ID
-    ? pullFrom(env.CLOUDFLARE_QUEUE_ID, (deliveries) => processBatch(deliveries, { db: mongo.db, queue: "tracker-events", log }), Number(env.PULL_CONCURRENCY ?? 2))
+    ? pullFrom(
+        env.CLOUDFLARE_QUEUE_ID,
+        async (deliveries) => {
+          const outcomes = await processBatch(deliveries, { db: mongo.db, queue: "tracker-events", log });
+          metrics.recordOutcomes("tracker-events", outcomes);
+          return outcomes;
+        },
+        Number(env.PULL_CONCURRENCY ?? 2),
+      )
     : null;
   // What the queue gave up on goes into the dead-letter store, where `npm run dlq` finds it.
   const dlqPuller = env.CLOUDFLARE_DLQ_ID
-    ? pullFrom(env.CLOUDFLARE_DLQ_ID, (deliveries) => storeQueueDeadLetters(deliveries, { db: mongo.db, queue: "tracker-events-dlq" }), 1)
+    ? pullFrom(
+        env.CLOUDFLARE_DLQ_ID,
+        async (deliveries) => {
+          const outcomes = await storeQueueDeadLetters(deliveries, { db: mongo.db, queue: "tracker-events-dlq" });
+          metrics.recordOutcomes("tracker-events-dlq", outcomes.map((o) => ({ ...o, deadLettered: "queue" })));
+          return outcomes;
+        },
+        1,
+      )
     : null;
   puller?.start();
   dlqPuller?.start();
@@ -74,6 +92,7 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
       ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
     },
     log,
+    metrics,
   });
   const port = Number(env.BACKEND_PORT ?? 8790);
   const server = serve({ fetch: app.fetch, port, hostname: env.BACKEND_HOST ?? "127.0.0.1" });

@@ -7,7 +7,9 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { QueueMessage } from "#contracts";
+import { storeQueueDeadLetters } from "../src/drain/dead-letter-queue.ts";
 import { processBatch } from "../src/drain/process-batch.ts";
+import type { DeadLetter } from "../src/store/dead-letters.ts";
 import { PullConsumer } from "../src/drain/pull-client.ts";
 import { COLLECTIONS, connectMongo, ensureIndexes } from "../src/store/mongo.ts";
 import { ensureMongo } from "../../scripts/lib/mongo.ts";
@@ -57,6 +59,7 @@ beforeAll(async () => {
 });
 beforeEach(async () => {
   await mongo.db.collection(COLLECTIONS.events).deleteMany({});
+  await mongo.db.collection(COLLECTIONS.deadLetters).deleteMany({});
   queue = new FakeCloudflareQueue({ token: TOKEN, maxRetries: 3 });
   await queue.start();
 });
@@ -91,15 +94,57 @@ describe("Cloudflare pull client", () => {
     expect(ids).toEqual(bodies.map((b) => b.events[0]!.id).sort());
   });
 
-  it("retries a malformed message up to the limit, then it is dead-lettered, without holding back the rest", async () => {
+  it("dead-letters a malformed or undecodable message at once into the store, without holding back the rest", async () => {
     const bad = queue.send("{not json", "text");
     const undecodable = queue.send("AAAA", "v8");
     for (let i = 0; i < 5; i++) queue.send(message(2));
     makeConsumer().start();
     await eventually(async () => (queue.backlog === 0 ? true : undefined), 15_000, "the queue to empty");
-    expect(queue.deadLetters.map((m) => m.id).sort()).toEqual([bad, undecodable].sort());
-    expect(queue.deadLetters.every((m) => m.attempts === 4)).toBe(true);
+    expect(queue.deadLetters).toEqual([]); // nothing was retried until the queue gave up
+    expect(queue.stats.retries).toBe(0);
+    const letters = await mongo.db.collection<DeadLetter>(COLLECTIONS.deadLetters).find({ _id: { $in: [bad, undecodable] } }).sort({ _id: 1 }).toArray();
+    expect(letters.map((l) => [l._id, l.reason, l.body])).toEqual(
+      [
+        [bad, "malformed", "{not json"],
+        [undecodable, "malformed", "AAAA"],
+      ].sort((a, b) => a[0]!.localeCompare(b[0]!)),
+    );
+    expect(letters.find((l) => l._id === undecodable)!.error).toMatch(/v8/);
     expect(await eventCount()).toBe(10);
+  });
+
+  it("drains the dead-letter queue into the dead-letter store (production: what the queue gave up on)", async () => {
+    await queue.stop();
+    queue = new FakeCloudflareQueue({ token: TOKEN, maxRetries: 1, deadLetterQueue: "tracker-events-dlq" });
+    await queue.start();
+    const stuck = queue.send(message(1));
+    for (let i = 0; i < 3; i++) queue.send(message(1));
+    // a message whose every delivery fails transiently (as if its writes always timed out)
+    const main = makeConsumer(mongo.db, {
+      process: async (deliveries) => {
+        const outcomes = await processBatch(deliveries.filter((d) => d.id !== stuck), { db: mongo.db });
+        return [...outcomes, ...deliveries.filter((d) => d.id === stuck).map((d) => ({ id: d.id, action: "retry" as const, delaySeconds: 0, reason: "timeout" }))];
+      },
+    });
+    main.start();
+    const dlq = new PullConsumer({
+      baseUrl: queue.url,
+      accountId: "acct",
+      queueId: "tracker-events-dlq",
+      apiToken: TOKEN,
+      emptyBackoffMs: { min: 20, max: 200 },
+      process: (deliveries) => storeQueueDeadLetters(deliveries, { db: mongo.db, queue: "tracker-events-dlq" }),
+    });
+    dlq.start();
+    try {
+      const letter = await eventually(async () => (await mongo.db.collection<DeadLetter>(COLLECTIONS.deadLetters).findOne({ _id: stuck })) ?? undefined, 15_000, "the dead letter");
+      expect(letter).toMatchObject({ queue: "tracker-events-dlq", reason: "queue", attempts: 1 });
+      expect(JSON.parse(letter.body)).toMatchObject({ v: 1, siteId: "site-a" });
+      await eventually(async () => (queue.dlqMessages.size === 0 ? true : undefined), 5_000, "an empty dead-letter queue");
+      expect(await eventCount()).toBe(3);
+    } finally {
+      await dlq.stop();
+    }
   });
 
   it("backs off while the queue is empty, and never runs more pulls at once than its concurrency", async () => {

@@ -5,6 +5,7 @@ import type { ConfigDb } from "../config/db.ts";
 import { createAdminApi } from "./admin.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
 import { mountOpenApi } from "./openapi.ts";
+import type { Metrics } from "../ops/metrics.ts";
 
 export interface ApiDeps {
   db: Db;
@@ -13,6 +14,7 @@ export interface ApiDeps {
   internalToken: string;
   auth: { hs256Secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  metrics: Metrics;
 }
 
 export function createApi(deps: ApiDeps): Hono {
@@ -21,7 +23,11 @@ export function createApi(deps: ApiDeps): Hono {
     await deps.db.command({ ping: 1 });
     return c.json({ ok: true });
   });
-  app.route("/internal/queue", internalQueueRoutes({ db: deps.db, token: deps.internalToken, log: deps.log }));
+  app.get("/metrics", async (c) => {
+    c.header("content-type", deps.metrics.registry.contentType);
+    return c.body(await deps.metrics.registry.metrics());
+  });
+  app.route("/internal/queue", internalQueueRoutes({ db: deps.db, token: deps.internalToken, log: deps.log, metrics: deps.metrics }));
   mountOpenApi(app, { serverUrl: "/v1" });
   // The admin API owns everything under /v1 (its auth and its JSON 404), so it is mounted last.
   if (deps.configDb) app.route("/v1", createAdminApi({ db: deps.configDb, auth: deps.auth, log: deps.log }));

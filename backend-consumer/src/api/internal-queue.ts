@@ -8,13 +8,14 @@ import { z } from "zod";
 import type { Db } from "mongodb";
 import { storeQueueDeadLetters } from "../drain/dead-letter-queue.ts";
 import { processBatch } from "../drain/process-batch.ts";
+import type { Metrics } from "../ops/metrics.ts";
 
 const batchSchema = z.object({
   queue: z.string(),
   messages: z.array(z.object({ id: z.string().min(1), body: z.unknown(), attempts: z.number().int().positive() })),
 });
 
-export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: string, f?: Record<string, unknown>) => void }) {
+export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: string, f?: Record<string, unknown>) => void; metrics?: Metrics }) {
   const app = new Hono();
   // Counters since start: what an operator (or a test) reads to know the queue has been drained.
   const stats = { batches: 0, acked: 0, retried: 0, deadLettered: 0 };
@@ -31,6 +32,7 @@ export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: st
     const ms = Math.round(performance.now() - started);
     if (ms > 1000) deps.log("slow batch", { messages: parsed.data.messages.length, ms });
     stats.batches++;
+    deps.metrics?.recordOutcomes(parsed.data.queue, outcomes);
     for (const o of outcomes) {
       stats[o.action === "ack" ? "acked" : "retried"]++;
       if (o.action === "ack" && o.deadLettered) stats.deadLettered++;
@@ -42,6 +44,7 @@ export function internalQueueRoutes(deps: { db: Db; token: string; log: (msg: st
     const parsed = batchSchema.safeParse(await c.req.json().catch(() => null));
     if (!parsed.success) return c.json({ error: "invalid_batch", message: parsed.error.message }, 400);
     const outcomes = await storeQueueDeadLetters(parsed.data.messages, { db: deps.db, queue: parsed.data.queue });
+    deps.metrics?.recordOutcomes(parsed.data.queue, outcomes.map((o) => ({ ...o, deadLettered: "queue" })));
     stats.deadLettered += parsed.data.messages.length;
     deps.log("dead-lettered", { count: parsed.data.messages.length, queue: parsed.data.queue });
     return c.json({ outcomes });
