@@ -42,7 +42,7 @@ export async function configPropagation(edits = Number(process.env.BENCH_EDITS ?
     for (let i = 1; i < SITES; i++) {
       const siteId = randomUUID();
       const formId = randomUUID();
-      await config.pool.query("INSERT INTO sites (id, tenant_id, name, domain, site_key) VALUES (?, ?, ?, 'bench.example', ?)", [siteId, DEMO.tenantId, `Bench ${i}`, `bench-site-${i}`]);
+      await config.pool.query("INSERT INTO sites (id, tenant_id, location_id, name, domain, site_key) VALUES (?, ?, ?, ?, 'bench.example', ?)", [siteId, DEMO.tenantId, DEMO.locationId, `Bench ${i}`, `bench-site-${i}`]);
       await config.pool.query("INSERT INTO forms (id, site_id, name, selector) VALUES (?, ?, 'Form', '#f')", [formId, siteId]);
       sites.push({ key: `bench-site-${i}`, formId });
     }
@@ -52,7 +52,7 @@ export async function configPropagation(edits = Number(process.env.BENCH_EDITS ?
     };
     for (const s of sites) while ((await version(s.key)) === 0) await new Promise((r) => setTimeout(r, 50));
 
-    const token = await mintToken(stack.jwtSecret, { sub: "bench", tid: DEMO.tenantId, role: "agency" });
+    const token = await mintToken(stack.jwtSecret, { sub: DEMO.agencyUserId });
     const timings = { api: [] as number[], sql: [] as number[] };
     for (let i = 0; i < edits; i++) {
       const site = sites[i % SITES]!;

@@ -22,6 +22,8 @@ export const queueMessageSchema = z.object({
   siteId: z.string().min(1),
   /** The site's retention from its config; the backend sets each document's expiry from it. */
   retentionDays: z.number().int().positive().max(3650).optional(),
+  /** The site's IANA time zone from its config: the drain buckets statistics by its local days. */
+  timezone: z.string().min(1).max(64).optional(),
   /** Edge clock, epoch milliseconds. */
   receivedAt: z.number().int().positive(),
   geo: geoSchema,

@@ -54,6 +54,8 @@ export const siteConfigSchema = z.object({
   features: z.record(z.string(), z.boolean()),
   consent: z.object({ mode: z.enum(CONSENT_MODES), respectDoNotTrack: z.boolean() }),
   retentionDays: z.number().int().positive(),
+  /** IANA time zone of the site (its own, or its location's): where its statistics' days begin. */
+  timezone: z.string().min(1).optional(),
   debug: z.boolean(),
   allowedOrigins: z.array(z.string()),
   forms: z.array(configFormSchema),

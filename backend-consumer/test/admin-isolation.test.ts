@@ -1,16 +1,17 @@
 /**
  * The isolation matrix of the admin API on the real MariaDB: every route, called by the agency of tenant A, by a
- * location user of A allowed on site S1 only, and by the agency of tenant B. Objects of S1 are reachable by the
- * location user where its role permits; S2 of the same tenant answers 404; agency-only routes answer 403; every
- * object of A answers 404 to B. A refused request leaves tenant A's rows exactly as they were.
+ * location user of A whose location holds site S1 only, and by the agency of tenant B. Objects of S1 are reachable
+ * by the location user where its role permits; S2 (another location of the same tenant) answers 404; agency-only
+ * routes answer 403; every object of A answers 404 to B. A refused request leaves tenant A's rows exactly as they
+ * were. Every caller is a real user row: scopes come from the database.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asc, eq, inArray } from "drizzle-orm";
 import { Hono } from "hono";
 import { createAdminApi } from "../src/api/admin.ts";
-import { mintToken } from "../src/api/auth.ts";
-import { fieldMappings, fields, forms, sites, tenants, users } from "../src/config/schema.ts";
+import { fieldMappings, fields, forms, locations, sites, tenants, users } from "../src/config/schema.ts";
 import { testMariadb, type TestMariadb } from "../../scripts/testing/mariadb.ts";
+import { makeLocation, makeUser } from "../../scripts/testing/principals.ts";
 
 const SECRET = "admin-isolation-test-secret-0123456789";
 const TENANT_A = crypto.randomUUID();
@@ -19,8 +20,9 @@ const TENANT_B = crypto.randomUUID();
 let maria: TestMariadb;
 let host: Hono;
 
-/** One site of tenant A with a form, a mapped field, an unmapped field, and a user allowed on the site. */
+/** One location of a tenant with a site, a form, a mapped field, an unmapped field, and a location user of it. */
 interface Tree {
+  locationId: string;
   siteId: string;
   formId: string;
   fieldId: string;
@@ -31,6 +33,7 @@ interface Tree {
 
 async function makeTree(tenantId: string): Promise<Tree> {
   const t: Tree = {
+    locationId: await makeLocation(maria.db, tenantId),
     siteId: crypto.randomUUID(),
     formId: crypto.randomUUID(),
     fieldId: crypto.randomUUID(),
@@ -39,14 +42,14 @@ async function makeTree(tenantId: string): Promise<Tree> {
     userId: crypto.randomUUID(),
   };
   const db = maria.db;
-  await db.insert(sites).values({ id: t.siteId, tenantId, name: "S", domain: "s.example", siteKey: `k_${t.siteId}` });
+  await db.insert(sites).values({ id: t.siteId, tenantId, locationId: t.locationId, name: "S", domain: "s.example", siteKey: `k_${t.siteId}` });
   await db.insert(forms).values({ id: t.formId, siteId: t.siteId, name: "F", selector: "#f" });
   await db.insert(fields).values([
     { id: t.fieldId, formId: t.formId, selector: "#e", name: "email", type: "email" },
     { id: t.bareFieldId, formId: t.formId, selector: "#p", name: "phone", type: "tel" },
   ]);
   await db.insert(fieldMappings).values({ id: t.mappingId, fieldId: t.fieldId, targetEntity: "contact", targetField: "email" });
-  await db.insert(users).values({ id: t.userId, tenantId, email: `${t.userId}@a.test`, role: "location", allowedSites: [t.siteId] });
+  t.userId = (await makeUser(db, SECRET, { tenantId, role: "location", locationIds: [t.locationId] })).userId;
   return t;
 }
 
@@ -63,7 +66,8 @@ async function snapshotTenantA() {
     ? await db.select().from(fieldMappings).where(inArray(fieldMappings.fieldId, fieldIds)).orderBy(asc(fieldMappings.id))
     : [];
   const userRows = await db.select().from(users).where(eq(users.tenantId, TENANT_A)).orderBy(asc(users.id));
-  return { siteRows, formRows, fieldRows, mappingRows, userRows };
+  const locationRows = await db.select().from(locations).where(eq(locations.tenantId, TENANT_A)).orderBy(asc(locations.id));
+  return { siteRows, formRows, fieldRows, mappingRows, userRows, locationRows };
 }
 
 interface Route {
@@ -73,10 +77,16 @@ interface Route {
   /** Status for a caller allowed to do it. */
   ok: number;
   agencyOnly?: boolean;
+  /** What a location user gets when its role permits (default: `ok`). */
+  locationOk?: number;
 }
 
 /** Every route that names an object of tenant A. */
 const OBJECT_ROUTES: Record<string, Route> = {
+  "GET /locations/:locationId": { method: "GET", path: (t) => `/locations/${t.locationId}`, ok: 200 },
+  "PATCH /locations/:locationId": { method: "PATCH", path: (t) => `/locations/${t.locationId}`, body: () => ({ timezone: "Europe/Berlin" }), ok: 200, agencyOnly: true },
+  // the tree's location holds a site: the agency is told to empty it first
+  "DELETE /locations/:locationId": { method: "DELETE", path: (t) => `/locations/${t.locationId}`, ok: 409, agencyOnly: true },
   "GET /sites/:siteId": { method: "GET", path: (t) => `/sites/${t.siteId}`, ok: 200 },
   "PATCH /sites/:siteId": { method: "PATCH", path: (t) => `/sites/${t.siteId}`, body: () => ({ name: "Changed" }), ok: 200 },
   "DELETE /sites/:siteId": { method: "DELETE", path: (t) => `/sites/${t.siteId}`, ok: 200, agencyOnly: true },
@@ -118,9 +128,13 @@ async function call(token: string, method: string, path: string, body?: unknown)
   return { status: res.status, body: (await res.json()) as Record<string, unknown> & { items?: { id: string }[] } };
 }
 
-const agencyA = () => mintToken(SECRET, { sub: crypto.randomUUID(), tid: TENANT_A, role: "agency" });
-const agencyB = () => mintToken(SECRET, { sub: crypto.randomUUID(), tid: TENANT_B, role: "agency" });
-const locationA = (siteIds: string[]) => mintToken(SECRET, { sub: crypto.randomUUID(), tid: TENANT_A, role: "location", sites: siteIds });
+const agencyA = async () => (await makeUser(maria.db, SECRET, { tenantId: TENANT_A, role: "agency" })).token;
+const agencyB = async () => (await makeUser(maria.db, SECRET, { tenantId: TENANT_B, role: "agency" })).token;
+/** A location user of tenant A who belongs to the locations of `siteIds` (a foreign one is a corrupt row it must not gain by). */
+async function locationA(siteIds: string[]): Promise<string> {
+  const rows = siteIds.length ? await maria.db.select({ locationId: sites.locationId }).from(sites).where(inArray(sites.id, siteIds)) : [];
+  return (await makeUser(maria.db, SECRET, { tenantId: TENANT_A, role: "location", locationIds: rows.map((r) => r.locationId) })).token;
+}
 
 beforeAll(async () => {
   maria = await testMariadb("admin_iso");
@@ -170,7 +184,7 @@ describe.each(Object.entries(OBJECT_ROUTES))("%s", (_name, route) => {
     await expectRefused(await agencyB(), t, 404, "not_found");
   });
 
-  it("location user whose token names a site of another tenant: 404 or 403", async () => {
+  it("location user linked (by a stray row) to another tenant's location: 404 or 403", async () => {
     const foreign = await makeTree(TENANT_B);
     const token = await locationA([foreign.siteId]);
     const res = await run(token, foreign);
@@ -196,8 +210,9 @@ describe("routes without an object id", () => {
     expect(created.status).toBe(201);
     expect(created.body.tenantId).toBe(TENANT_B);
     const s1 = await makeTree(TENANT_A);
+    const token = await locationA([s1.siteId]);
     const before = await snapshotTenantA();
-    const refused = await call(await locationA([s1.siteId]), "POST", "/sites", { name: "x", domain: "x.example" });
+    const refused = await call(token, "POST", "/sites", { name: "x", domain: "x.example" });
     expect(refused.status).toBe(403);
     expect(refused.body.error).toBe("forbidden");
     expect(await snapshotTenantA()).toEqual(before);
@@ -219,10 +234,13 @@ describe("routes without an object id", () => {
     expect((await call(await locationA([a.siteId]), "GET", "/users")).status).toBe(403);
   });
 
-  it("POST /users: agency 201, location user 403, another tenant's site in allowedSites 400", async () => {
+  it("POST /users: agency 201, location user 403, another tenant's site or location 400", async () => {
     const a = await makeTree(TENANT_A);
-    const ok = await call(await agencyA(), "POST", "/users", { email: `${crypto.randomUUID()}@a.test`, role: "location", allowedSites: [a.siteId] });
+    const ok = await call(await agencyA(), "POST", "/users", { email: `${crypto.randomUUID()}@a.test`, role: "location", locationIds: [a.locationId] });
     expect(ok.status).toBe(201);
+    const foreignLocation = await call(await agencyB(), "POST", "/users", { email: `${crypto.randomUUID()}@b.test`, role: "location", locationIds: [a.locationId] });
+    expect(foreignLocation.status).toBe(400);
+    expect(foreignLocation.body.issues).toEqual([{ path: "locationIds.0", message: expect.any(String) }]);
     const forbidden = await call(await locationA([a.siteId]), "POST", "/users", { email: `${crypto.randomUUID()}@a.test`, role: "agency" });
     expect(forbidden.status).toBe(403);
     const email = `${crypto.randomUUID()}@b.test`;
@@ -238,5 +256,44 @@ describe("routes without an object id", () => {
     const res = await call(await agencyB(), "PATCH", `/users/${b.userId}`, { allowedSites: [b.siteId, a.siteId] });
     expect(res.status).toBe(400);
     expect(res.body.issues).toEqual([{ path: "allowedSites.1", message: expect.any(String) }]);
+  });
+});
+
+describe("locations", () => {
+  it("GET /locations: agency sees its tenant's, a location user only its own, B none of A's", async () => {
+    const a1 = await makeTree(TENANT_A);
+    const a2 = await makeTree(TENANT_A);
+    const ids = async (token: string) => ((await call(token, "GET", "/locations")).body.items ?? []).map((l) => l.id);
+    expect(await ids(await agencyA())).toEqual(expect.arrayContaining([a1.locationId, a2.locationId]));
+    expect(await ids(await locationA([a1.siteId]))).toEqual([a1.locationId]);
+    expect(await ids(await agencyB())).not.toContain(a1.locationId);
+  });
+
+  it("POST /locations: agency 201 in its own tenant, location user 403; an external id is unique per tenant", async () => {
+    const created = await call(await agencyA(), "POST", "/locations", { name: "Shop", externalId: "loc-1", timezone: "America/New_York" });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ tenantId: TENANT_A, name: "Shop", externalId: "loc-1", timezone: "America/New_York" });
+    expect((await call(await agencyA(), "POST", "/locations", { name: "Again", externalId: "loc-1" })).status).toBe(409);
+    // the same external id in another tenant is another location
+    expect((await call(await agencyB(), "POST", "/locations", { name: "B", externalId: "loc-1" })).status).toBe(201);
+    expect((await call(await agencyA(), "POST", "/locations", { name: "Bad zone", timezone: "Mars/Base" })).status).toBe(400);
+    const a = await makeTree(TENANT_A);
+    expect((await call(await locationA([a.siteId]), "POST", "/locations", { name: "x" })).status).toBe(403);
+  });
+
+  it("DELETE /locations/:id of an empty location: 200", async () => {
+    const created = await call(await agencyA(), "POST", "/locations", { name: "Empty" });
+    expect((await call(await agencyA(), "DELETE", `/locations/${created.body.id}`)).status).toBe(200);
+  });
+
+  it("PATCH /sites/:id moving a site to another location: agency only, and only to its own tenant's locations", async () => {
+    const a1 = await makeTree(TENANT_A);
+    const a2 = await makeTree(TENANT_A);
+    const b = await makeTree(TENANT_B);
+    expect((await call(await locationA([a1.siteId, a2.siteId]), "PATCH", `/sites/${a1.siteId}`, { locationId: a2.locationId })).status).toBe(403);
+    expect((await call(await agencyA(), "PATCH", `/sites/${a1.siteId}`, { locationId: b.locationId })).status).toBe(400);
+    const moved = await call(await agencyA(), "PATCH", `/sites/${a1.siteId}`, { locationId: a2.locationId });
+    expect(moved.status).toBe(200);
+    expect(moved.body.locationId).toBe(a2.locationId);
   });
 });

@@ -17,7 +17,7 @@ import { startStack, type Stack } from "../../scripts/lib/stack.ts";
 import { eventually, uniqueDbName } from "../../scripts/testing/mongo.ts";
 import { TEST_DATA_DIR, TEST_PORTS, testPort } from "../../scripts/testing/ports.ts";
 
-const B = { tenantId: "b0000000-0000-4000-8000-000000000001", siteId: "b0000000-0000-4000-8000-000000000010", formId: "b0000000-0000-4000-8000-000000000100", fieldId: "b0000000-0000-4000-8000-000000001000", userId: "b0000000-0000-4000-8000-000000003000" };
+const B = { tenantId: "b0000000-0000-4000-8000-000000000001", locationId: "b0000000-0000-4000-8000-000000000005", siteId: "b0000000-0000-4000-8000-000000000010", formId: "b0000000-0000-4000-8000-000000000100", fieldId: "b0000000-0000-4000-8000-000000001000", userId: "b0000000-0000-4000-8000-000000003000" };
 // unique per run: the local KV persists across runs, and must not answer for this run's site
 const B_KEY = `tenant-b-${crypto.randomUUID().slice(0, 8)}`;
 
@@ -34,7 +34,8 @@ beforeAll(async () => {
   stack = await startStack({ dataDir: TEST_DATA_DIR, ports: TEST_PORTS, mongoDb: uniqueDbName("quarantine"), mariadbDb: uniqueDbName("quarantine") });
   sql = await mysql.createConnection({ uri: stack.mariadbUrl });
   await sql.query("INSERT INTO tenants (id, name) VALUES (?, 'Tenant B')", [B.tenantId]);
-  await sql.query("INSERT INTO sites (id, tenant_id, name, domain, site_key) VALUES (?, ?, 'B site', 'b.example', ?)", [B.siteId, B.tenantId, B_KEY]);
+  await sql.query("INSERT INTO locations (id, tenant_id, name) VALUES (?, ?, 'B')", [B.locationId, B.tenantId]);
+  await sql.query("INSERT INTO sites (id, tenant_id, location_id, name, domain, site_key) VALUES (?, ?, ?, 'B site', 'b.example', ?)", [B.siteId, B.tenantId, B.locationId, B_KEY]);
   await sql.query("INSERT INTO forms (id, site_id, name, selector) VALUES (?, ?, 'Quote', '#quote')", [B.formId, B.siteId]);
   await sql.query("INSERT INTO fields (id, form_id, selector, name, type) VALUES (?, ?, 'input[name=email]', 'email', 'email')", [B.fieldId, B.formId]);
   await sql.query("INSERT INTO users (id, tenant_id, email, role) VALUES (?, ?, 'owner@b.example', 'agency')", [B.userId, B.tenantId]);
@@ -64,7 +65,7 @@ describe("config sync isolation", () => {
     expect((await served(B_KEY))!.forms[0]!.fields[0]!.name).toBe("email");
 
     // ... and B's owner sees why through the admin API
-    const token = await mintToken(stack.jwtSecret, { sub: B.userId, tid: B.tenantId, role: "agency" });
+    const token = await mintToken(stack.jwtSecret, { sub: B.userId });
     const site = await eventually(async () => {
       const res = await fetch(`${stack.backend.url}/v1/sites/${B.siteId}`, { headers: { authorization: `Bearer ${token}` } });
       const body = (await res.json()) as { sync: { state: string; reason?: string } };
@@ -84,7 +85,7 @@ describe("config sync isolation", () => {
   it("a repaired site leaves quarantine and its config goes live again", async () => {
     await sql.query("UPDATE fields SET name = 'work_email' WHERE id = ?", [B.fieldId]);
     await eventually(async () => ((await served(B_KEY))?.forms[0]?.fields[0]?.name === "work_email" ? true : undefined), 5_000, "B's repaired config");
-    const token = await mintToken(stack.jwtSecret, { sub: B.userId, tid: B.tenantId, role: "agency" });
+    const token = await mintToken(stack.jwtSecret, { sub: B.userId });
     const res = await fetch(`${stack.backend.url}/v1/sites/${B.siteId}`, { headers: { authorization: `Bearer ${token}` } });
     expect(((await res.json()) as { sync: unknown }).sync).toEqual({ state: "ok" });
   });
@@ -96,7 +97,7 @@ describe("admin API while MariaDB is unreachable", () => {
     const unreachable = connectMariadb(`mysql://tracker:tracker@127.0.0.1:${testPort(39)}/tracker`, { connectionLimit: 1 });
     try {
       const api = createAdminApi({ db: unreachable.db, auth: { hs256Secret: secret }, log: () => {} });
-      const token = await mintToken(secret, { sub: "u", tid: DEMO.tenantId, role: "agency" });
+      const token = await mintToken(secret, { sub: "u" });
       const res = await api.request("/sites", { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(503);
       expect(res.headers.get("retry-after")).toBe("5");

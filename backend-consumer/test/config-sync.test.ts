@@ -92,6 +92,20 @@ describe("config sync", () => {
     expect(after.version).toBeGreaterThan(before.version);
   });
 
+  it("serves the location's time zone with its sites, follows a change of it, and a site's own zone wins", async () => {
+    expect((await served(SITE))!.timezone).toBe("UTC");
+    await db.sql("UPDATE locations SET timezone = 'America/New_York' WHERE id = ?", [DEMO.locationId]);
+    expect((await syncPending(deps)).written).toEqual([SITE]);
+    expect((await served(SITE))!.timezone).toBe("America/New_York");
+    await db.sql("UPDATE sites SET timezone = 'Asia/Tokyo' WHERE id = ?", [DEMO.siteId]);
+    expect((await syncPending(deps)).written).toEqual([SITE]);
+    expect((await served(SITE))!.timezone).toBe("Asia/Tokyo");
+    await db.sql("UPDATE sites SET timezone = NULL WHERE id = ?", [DEMO.siteId]);
+    await db.sql("UPDATE locations SET timezone = 'UTC' WHERE id = ?", [DEMO.locationId]);
+    await syncPending(deps);
+    expect((await served(SITE))!.timezone).toBe("UTC");
+  });
+
   it("removes a deactivated site from KV, and the loader turns into a no-op", async () => {
     await db.sql("UPDATE sites SET active = 0 WHERE id = ?", [DEMO.siteId]);
     expect((await syncPending(deps)).deleted).toEqual([SITE]);
@@ -113,7 +127,7 @@ describe("config sync", () => {
   });
 
   it("removes a deleted site", async () => {
-    await db.sql("INSERT INTO sites (id, tenant_id, name, domain, site_key) VALUES (UUID(), ?, 'Tmp', 'tmp.example', 'tmp-site')", [DEMO.tenantId]);
+    await db.sql("INSERT INTO sites (id, tenant_id, location_id, name, domain, site_key) VALUES (UUID(), ?, ?, 'Tmp', 'tmp.example', 'tmp-site')", [DEMO.tenantId, DEMO.locationId]);
     await syncPending(deps);
     expect(await served("tmp-site")).not.toBeNull();
     await db.sql("DELETE FROM sites WHERE site_key = 'tmp-site'");

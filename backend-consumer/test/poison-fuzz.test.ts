@@ -19,7 +19,7 @@ import { queueStats } from "../../scripts/testing/stack.ts";
 
 const VALID_EVENTS = Number(process.env.POISON_FUZZ_EVENTS ?? 10_000);
 const B_KEY = `poison-b-${crypto.randomUUID().slice(0, 8)}`;
-const B = { tenantId: "c0000000-0000-4000-8000-000000000001", siteId: "c0000000-0000-4000-8000-000000000010" };
+const B = { tenantId: "c0000000-0000-4000-8000-000000000001", locationId: "c0000000-0000-4000-8000-000000000005", siteId: "c0000000-0000-4000-8000-000000000010" };
 
 let stack: Stack;
 let mongo: Mongo;
@@ -172,7 +172,8 @@ beforeAll(async () => {
   const sql = await mysql.createConnection({ uri: stack.mariadbUrl });
   try {
     await sql.query("INSERT INTO tenants (id, name) VALUES (?, 'Tenant B')", [B.tenantId]);
-    await sql.query("INSERT INTO sites (id, tenant_id, name, domain, site_key) VALUES (?, ?, 'B', 'b.example', ?)", [B.siteId, B.tenantId, B_KEY]);
+    await sql.query("INSERT INTO locations (id, tenant_id, name) VALUES (?, ?, 'B')", [B.locationId, B.tenantId]);
+    await sql.query("INSERT INTO sites (id, tenant_id, location_id, name, domain, site_key) VALUES (?, ?, ?, 'B', 'b.example', ?)", [B.siteId, B.tenantId, B.locationId, B_KEY]);
   } finally {
     await sql.end();
   }

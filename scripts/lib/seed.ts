@@ -1,29 +1,39 @@
 /**
- * Demo data for local runs: one tenant (agency), the demo site with a contact form, its fields and a CRM mapping,
- * and two users (agency and location). Idempotent: rows that exist are left alone.
+ * Demo data for local runs: one tenant (agency) with one location, the demo site with a contact form, its fields
+ * and a CRM mapping, and two users (agency, and a location user of the demo location). Idempotent: rows that exist
+ * are left alone.
  */
 import { eq } from "drizzle-orm";
 import type { ConfigDb } from "../../backend-consumer/src/config/db.ts";
-import { fieldMappings, fields, forms, sites, tenants, users } from "../../backend-consumer/src/config/schema.ts";
+import { fieldMappings, fields, forms, locations, sites, tenants, userLocations, users } from "../../backend-consumer/src/config/schema.ts";
 
 export const DEMO = {
   tenantId: "00000000-0000-4000-8000-000000000001",
+  locationId: "00000000-0000-4000-8000-000000000005",
   siteId: "00000000-0000-4000-8000-000000000010",
   formId: "00000000-0000-4000-8000-000000000100",
   agencyEmail: "agency@demo.test",
   locationEmail: "location@demo.test",
+  agencyUserId: "00000000-0000-4000-8000-000000003001",
+  locationUserId: "00000000-0000-4000-8000-000000003002",
 } as const;
 
-async function insertIfMissing<T extends { id: string }>(db: ConfigDb, table: typeof tenants | typeof sites | typeof forms | typeof fields | typeof fieldMappings | typeof users, row: T): Promise<void> {
+async function insertIfMissing<T extends { id: string }>(
+  db: ConfigDb,
+  table: typeof tenants | typeof locations | typeof sites | typeof forms | typeof fields | typeof fieldMappings | typeof users,
+  row: T,
+): Promise<void> {
   const found = await db.select({ id: table.id }).from(table).where(eq(table.id, row.id)).limit(1);
   if (found.length === 0) await db.insert(table).values(row as never);
 }
 
 export async function seedDemo(db: ConfigDb, opts: { siteKey: string; demoOrigin: string }): Promise<void> {
   await insertIfMissing(db, tenants, { id: DEMO.tenantId, name: "Demo Agency" });
+  await insertIfMissing(db, locations, { id: DEMO.locationId, tenantId: DEMO.tenantId, name: "Acme Plumbing", timezone: "UTC" });
   await insertIfMissing(db, sites, {
     id: DEMO.siteId,
     tenantId: DEMO.tenantId,
+    locationId: DEMO.locationId,
     name: "Acme Plumbing",
     domain: new URL(opts.demoOrigin).hostname,
     siteKey: opts.siteKey,
@@ -53,12 +63,14 @@ export async function seedDemo(db: ConfigDb, opts: { siteKey: string; demoOrigin
     transform: "lowercase",
     required: true,
   });
-  await insertIfMissing(db, users, { id: "00000000-0000-4000-8000-000000003001", tenantId: DEMO.tenantId, email: DEMO.agencyEmail, role: "agency", allowedSites: [] });
+  await insertIfMissing(db, users, { id: DEMO.agencyUserId, tenantId: DEMO.tenantId, email: DEMO.agencyEmail, role: "agency", allowedSites: [] });
   await insertIfMissing(db, users, {
-    id: "00000000-0000-4000-8000-000000003002",
+    id: DEMO.locationUserId,
     tenantId: DEMO.tenantId,
     email: DEMO.locationEmail,
     role: "location",
-    allowedSites: [DEMO.siteId],
+    allowedSites: [],
   });
+  const member = await db.select().from(userLocations).where(eq(userLocations.userId, DEMO.locationUserId)).limit(1);
+  if (member.length === 0) await db.insert(userLocations).values({ userId: DEMO.locationUserId, locationId: DEMO.locationId });
 }

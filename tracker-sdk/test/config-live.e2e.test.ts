@@ -37,7 +37,7 @@ describe("live config", () => {
     const before = await page.evaluate(pageConfig);
     expect(before.forms[0]!.selector).toBe("#contact");
 
-    const token = await mintToken(stack.jwtSecret, { sub: "e2e", tid: DEMO.tenantId, role: "agency" });
+    const token = await mintToken(stack.jwtSecret, { sub: DEMO.agencyUserId });
     const res = await fetch(`${stack.backend.url}/v1/forms/${DEMO.formId}`, {
       method: "PATCH",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

@@ -15,7 +15,7 @@ let e2e: E2e;
 
 /** Changes the demo site's settings and waits until the edge serves them. */
 async function setSettings(settings: SiteSettings): Promise<void> {
-  const token = await mintToken(e2e.stack.jwtSecret, { sub: "e2e", tid: DEMO.tenantId, role: "agency" });
+  const token = await mintToken(e2e.stack.jwtSecret, { sub: DEMO.agencyUserId });
   const res = await fetch(`${e2e.stack.backend.url}/v1/sites/${DEMO.siteId}`, {
     method: "PATCH",
     headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },

@@ -1,11 +1,13 @@
 /**
- * Bearer JWT authentication for the admin API. Locally an HS256 shared secret signs and checks tokens; in
- * production an identity provider's remote JWKS (RS256 or EdDSA) checks them. The verified claims become a typed
- * `principal` on the Hono context: who the caller is, which tenant it acts for, and which sites it may touch.
+ * Bearer JWT authentication for the admin and read APIs. Locally an HS256 shared secret signs and checks tokens;
+ * in production an identity provider's remote JWKS (RS256 or EdDSA) checks them. A token only says who the caller
+ * is (`sub`, a user id); what that user may see is looked up in the database at request time (scope.ts), so a
+ * removed or demoted user loses access within seconds, whatever its token says.
  */
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTVerifyOptions } from "jose";
 import { z } from "zod";
+import type { Principal, ScopeResolver } from "./scope.ts";
 
 export interface AuthOptions {
   /** HS256 shared secret (local runs, tests). At least 32 characters. */
@@ -18,26 +20,16 @@ export interface AuthOptions {
   audience?: string;
 }
 
-export const ROLES = ["agency", "location"] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Principal, type Role } from "./scope.ts";
 
-/** The claims the admin API reads; other claims are ignored. */
+/**
+ * The claims the API reads: `sub` only. Older tokens also carried `tid`, `role` and `sites`; they are accepted and
+ * ignored, because scopes come from the database.
+ */
 export const tokenClaimsSchema = z.object({
   sub: z.string().min(1).max(64),
-  tid: z.string().min(1).max(64),
-  role: z.enum(ROLES),
-  /** Site ids a location user may manage; ignored for agency users. */
-  sites: z.array(z.string().min(1).max(64)).max(1000).default([]),
 });
-export type TokenClaims = z.input<typeof tokenClaimsSchema>;
-
-export interface Principal {
-  userId: string;
-  tenantId: string;
-  role: Role;
-  /** Sites a location user may see; empty for agency users, who see every site of their tenant. */
-  siteIds: string[];
-}
+export type TokenClaims = z.input<typeof tokenClaimsSchema> & { tid?: string; role?: string; sites?: string[] };
 
 /** Hono environment of routes behind `requireAuth`. */
 export interface AuthEnv {
@@ -52,8 +44,8 @@ export class Unauthorized extends Error {
 const JWKS_ALGORITHMS = ["RS256", "EdDSA"];
 const MIN_SECRET_LENGTH = 32;
 
-/** Checks the options once and returns a function that turns a compact JWT into a principal or throws Unauthorized. */
-export function createTokenVerifier(opts: AuthOptions): (token: string) => Promise<Principal> {
+/** Checks the options once and returns a function that turns a compact JWT into the caller's user id or throws Unauthorized. */
+export function createTokenVerifier(opts: AuthOptions): (token: string) => Promise<string> {
   if (!opts.hs256Secret && !opts.jwksUrl) throw new Error("auth: set hs256Secret or jwksUrl");
   if (opts.hs256Secret && opts.hs256Secret.length < MIN_SECRET_LENGTH) {
     throw new Error(`auth: hs256Secret must be at least ${MIN_SECRET_LENGTH} characters`);
@@ -79,8 +71,7 @@ export function createTokenVerifier(opts: AuthOptions): (token: string) => Promi
           : await jwtVerify(token, jwks!, { ...common, algorithms: JWKS_ALGORITHMS });
       const claims = tokenClaimsSchema.safeParse(payload);
       if (!claims.success) throw new Unauthorized(`Token claims are invalid: ${claims.error.issues[0]?.path.join(".")}.`);
-      const { sub, tid, role, sites } = claims.data;
-      return { userId: sub, tenantId: tid, role, siteIds: role === "location" ? sites : [] };
+      return claims.data.sub;
     } catch (err) {
       throw toUnauthorized(err);
     }
@@ -104,7 +95,7 @@ function toUnauthorized(err: unknown): Unauthorized {
  * Middleware factory: requires `Authorization: Bearer <jwt>` and puts the verified `principal` on the context.
  * Answers 401 `{ error: "unauthorized", message }` otherwise.
  */
-export function requireAuth(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
+export function requireAuth(opts: AuthOptions, scopes: Pick<ScopeResolver, "principal">): MiddlewareHandler<AuthEnv> {
   const verify = createTokenVerifier(opts);
   return async function requireAuth(c, next) {
     const header = c.req.header("authorization") ?? "";
@@ -115,7 +106,9 @@ export function requireAuth(opts: AuthOptions): MiddlewareHandler<AuthEnv> {
       });
     }
     try {
-      c.set("principal", await verify(match[1]));
+      const principal = await scopes.principal(await verify(match[1]));
+      if (!principal) throw new Unauthorized("No such user.");
+      c.set("principal", principal);
     } catch (err) {
       if (!(err instanceof Unauthorized)) throw err;
       return c.json({ error: "unauthorized", message: err.message }, 401, {

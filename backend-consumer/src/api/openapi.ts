@@ -5,12 +5,14 @@
  */
 import type { Env, Hono, Schema } from "hono";
 import { z } from "zod";
-import { fieldOutSchema, formOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
+import { fieldOutSchema, formOutSchema, locationOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
 import {
   fieldCreateSchema,
   fieldPatchSchema,
   formCreateSchema,
   formPatchSchema,
+  locationCreateSchema,
+  locationPatchSchema,
   mappingCreateSchema,
   mappingPatchSchema,
   siteCreateSchema,
@@ -25,7 +27,7 @@ export interface AdminOperation {
   method: Method;
   /** OpenAPI path template relative to the server URL, e.g. `/sites/{siteId}`. */
   path: string;
-  tag: "Sites" | "Forms" | "Fields" | "Mappings" | "Users";
+  tag: "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users";
   summary: string;
   /** Component name of the request body schema. */
   body?: string;
@@ -38,6 +40,11 @@ export interface AdminOperation {
 
 /** Every operation of the admin API; a unit test holds this list and the app's routes equal. */
 export const ADMIN_OPERATIONS: AdminOperation[] = [
+  { method: "get", path: "/locations", tag: "Locations", summary: "List the locations the caller may see", response: { list: "Location" }, status: 200 },
+  { method: "post", path: "/locations", tag: "Locations", summary: "Create a location", body: "LocationCreate", response: "Location", status: 201, agencyOnly: true, conflict: "The external id is taken in this tenant." },
+  { method: "get", path: "/locations/{locationId}", tag: "Locations", summary: "Read a location", response: "Location", status: 200 },
+  { method: "patch", path: "/locations/{locationId}", tag: "Locations", summary: "Update a location", body: "LocationPatch", response: "Location", status: 200, agencyOnly: true, conflict: "The external id is taken in this tenant." },
+  { method: "delete", path: "/locations/{locationId}", tag: "Locations", summary: "Delete a location without sites", response: "Deleted", status: 200, agencyOnly: true, conflict: "The location still has sites." },
   { method: "get", path: "/sites", tag: "Sites", summary: "List the sites the caller may see", response: { list: "Site" }, status: 200 },
   { method: "post", path: "/sites", tag: "Sites", summary: "Create a site", body: "SiteCreate", response: "Site", status: 201, agencyOnly: true, conflict: "The site key is taken." },
   { method: "get", path: "/sites/{siteId}", tag: "Sites", summary: "Read a site", response: "Site", status: 200 },
@@ -66,6 +73,8 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
 
 const errorSchema = z.object({ error: z.string(), message: z.string() });
 const BODY_SCHEMAS: Record<string, z.ZodType> = {
+  LocationCreate: locationCreateSchema,
+  LocationPatch: locationPatchSchema,
   SiteCreate: siteCreateSchema,
   SitePatch: sitePatchSchema,
   FormCreate: formCreateSchema,
@@ -78,6 +87,7 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   UserPatch: userPatchSchema,
 };
 const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
+  Location: locationOutSchema,
   Site: siteOutSchema,
   Form: formOutSchema,
   Field: fieldOutSchema,

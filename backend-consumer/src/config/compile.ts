@@ -3,18 +3,26 @@ import { createHash } from "node:crypto";
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { DEFAULT_FEATURES, DEFAULT_RETENTION_DAYS, siteConfigSchema, siteSettingsSchema, type SiteConfig } from "#contracts";
 import type { ConfigDb } from "./db.ts";
-import { fields, forms, sites } from "./schema.ts";
+import { fields, forms, locations, sites } from "./schema.ts";
 
 export interface SiteBundle {
   site: typeof sites.$inferSelect;
+  /** The time zone of the site's location (the site's own overrides it). */
+  locationTimezone: string;
   forms: (typeof forms.$inferSelect)[];
   fields: (typeof fields.$inferSelect)[];
 }
 
 /** The site with this key and its active forms and their fields, or null if no such site exists. */
 export async function loadSiteBundle(db: ConfigDb, siteKey: string): Promise<SiteBundle | null> {
-  const [site] = await db.select().from(sites).where(eq(sites.siteKey, siteKey)).limit(1);
-  if (!site) return null;
+  const [row] = await db
+    .select({ site: sites, locationTimezone: locations.timezone })
+    .from(sites)
+    .innerJoin(locations, eq(locations.id, sites.locationId))
+    .where(eq(sites.siteKey, siteKey))
+    .limit(1);
+  if (!row) return null;
+  const { site, locationTimezone } = row;
   const siteForms = await db
     .select()
     .from(forms)
@@ -27,7 +35,7 @@ export async function loadSiteBundle(db: ConfigDb, siteKey: string): Promise<Sit
         .where(inArray(fields.formId, siteForms.map((f) => f.id)))
         .orderBy(asc(fields.displayOrder), asc(fields.createdAt), asc(fields.id))
     : [];
-  return { site, forms: siteForms, fields: formFields };
+  return { site, locationTimezone, forms: siteForms, fields: formFields };
 }
 
 /**
@@ -35,6 +43,13 @@ export async function loadSiteBundle(db: ConfigDb, siteKey: string): Promise<Sit
  * anything) fall back to defaults key by key rather than blocking the whole site.
  */
 export function compileSiteConfig(bundle: SiteBundle, version: number): SiteConfig {
+  const timezone = bundle.site.timezone ?? bundle.locationTimezone;
+  // a direct SQL edit can write any text here; a site with a zone nobody can compute days in is quarantined
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: timezone });
+  } catch {
+    throw new Error(`timezone: "${timezone}" is not an IANA time zone`);
+  }
   const parsed = siteSettingsSchema.safeParse(bundle.site.settings ?? {});
   const settings = parsed.success ? parsed.data : {};
   const config: SiteConfig = {
@@ -44,6 +59,7 @@ export function compileSiteConfig(bundle: SiteBundle, version: number): SiteConf
     features: { ...DEFAULT_FEATURES, ...settings.features },
     consent: { mode: settings.consentMode ?? "opt-out", respectDoNotTrack: settings.respectDoNotTrack ?? false },
     retentionDays: settings.retentionDays ?? DEFAULT_RETENTION_DAYS,
+    timezone,
     debug: settings.debug ?? false,
     allowedOrigins: Array.isArray(bundle.site.allowedOrigins) ? bundle.site.allowedOrigins.filter((o) => typeof o === "string") : [],
     forms: bundle.forms.map((form) => ({

@@ -14,6 +14,7 @@ import {
   json,
   mysqlEnum,
   mysqlTable,
+  primaryKey,
   uniqueIndex,
   varchar,
 } from "drizzle-orm/mysql-core";
@@ -33,11 +34,36 @@ export interface SiteSettingsColumn {
   debug?: boolean;
 }
 
-export const tenants = mysqlTable("tenants", {
-  id: id(),
-  name: varchar("name", { length: 255 }).notNull(),
-  ...timestamps,
-});
+/** An agency (the CRM's company). `external_id`: the CRM's company id, for single sign-on. */
+export const tenants = mysqlTable(
+  "tenants",
+  {
+    id: id(),
+    name: varchar("name", { length: 255 }).notNull(),
+    externalId: varchar("external_id", { length: 64 }),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("tenants_external_id_unique").on(t.externalId)],
+);
+
+/**
+ * A client business of the agency (the CRM's location, or sub-account). Its sites' day boundaries follow its
+ * `timezone` (IANA name) unless a site overrides it. `external_id`: the CRM's location id, unique per tenant.
+ */
+export const locations = mysqlTable(
+  "locations",
+  {
+    id: id(),
+    tenantId: varchar("tenant_id", { length: 36 })
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    name: varchar("name", { length: 255 }).notNull(),
+    externalId: varchar("external_id", { length: 64 }),
+    timezone: varchar("timezone", { length: 64 }).notNull().default("UTC"),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("locations_tenant_external_unique").on(t.tenantId, t.externalId), index("locations_tenant_idx").on(t.tenantId)],
+);
 
 export const sites = mysqlTable(
   "sites",
@@ -48,6 +74,12 @@ export const sites = mysqlTable(
       .references(() => tenants.id, { onDelete: "cascade" }),
     name: varchar("name", { length: 255 }).notNull(),
     domain: varchar("domain", { length: 255 }).notNull(),
+    /** The location the site belongs to; who may see its data follows it. */
+    locationId: varchar("location_id", { length: 36 })
+      .notNull()
+      .references(() => locations.id, { onDelete: "restrict" }),
+    /** Overrides the location's timezone for this site's day boundaries. */
+    timezone: varchar("timezone", { length: 64 }),
     /** Public key embedded in the snippet; the KV key of the compiled config. */
     siteKey: varchar("site_key", { length: 64 }).notNull(),
     active: boolean("active").notNull().default(true),
@@ -55,7 +87,7 @@ export const sites = mysqlTable(
     settings: json("settings").$type<SiteSettingsColumn>().notNull().default({}),
     ...timestamps,
   },
-  (t) => [uniqueIndex("sites_site_key_unique").on(t.siteKey), index("sites_tenant_idx").on(t.tenantId)],
+  (t) => [uniqueIndex("sites_site_key_unique").on(t.siteKey), index("sites_tenant_idx").on(t.tenantId), index("sites_location_idx").on(t.locationId)],
 );
 
 export const forms = mysqlTable(
@@ -122,11 +154,29 @@ export const users = mysqlTable(
       .references(() => tenants.id, { onDelete: "cascade" }),
     email: varchar("email", { length: 320 }).notNull(),
     role: mysqlEnum("role", ["agency", "location"]).notNull(),
-    /** Site ids a location user may manage; ignored for agency users (they manage every site of the tenant). */
+    /**
+     * For location users: when not empty, narrows what they see to these sites of their locations (access granted
+     * per site before locations existed keeps exactly its reach). Ignored for agency users.
+     */
     allowedSites: json("allowed_sites").$type<string[]>().notNull().default([]),
     ...timestamps,
   },
   (t) => [uniqueIndex("users_email_unique").on(t.email), index("users_tenant_idx").on(t.tenantId)],
+);
+
+/** Which locations a location user belongs to (it sees every site in them). */
+export const userLocations = mysqlTable(
+  "user_locations",
+  {
+    userId: varchar("user_id", { length: 36 })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    locationId: varchar("location_id", { length: 36 })
+      .notNull()
+      .references(() => locations.id, { onDelete: "cascade" }),
+    createdAt: datetime("created_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.locationId] }), index("user_locations_location_idx").on(t.locationId)],
 );
 
 /**

@@ -94,6 +94,7 @@ eventsRoute.post(
       v: QUEUE_MESSAGE_VERSION,
       siteId: site.siteId,
       retentionDays: site.retentionDays,
+      ...(site.timezone ? { timezone: site.timezone } : {}),
       receivedAt,
       geo: geoFromCf(c.req.raw.cf as Record<string, unknown> | undefined),
       ip: anonymiseIp(clientIp),

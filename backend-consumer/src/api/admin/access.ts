@@ -1,16 +1,17 @@
 /**
  * Who may touch what. Every lookup joins up to `sites.tenant_id` (mapping → field → form → site) and filters by
- * the principal's tenant and, for location users, its site ids, in the same query: an object outside that scope
- * is indistinguishable from one that does not exist (404), so existence never leaks across tenants.
+ * the principal's tenant and, for location users, the site ids its locations give it (read from the database at
+ * request time, scope.ts), in the same query: an object outside that scope is indistinguishable from one that does
+ * not exist (404), so existence never leaks across tenants or locations.
  */
 import { and, eq, getTableColumns, inArray, sql, type SQL } from "drizzle-orm";
 import type { ConfigDb } from "../../config/db.ts";
-import { fieldMappings, fields, forms, sites, users } from "../../config/schema.ts";
+import { fieldMappings, fields, forms, locations, sites, users } from "../../config/schema.ts";
 import type { Principal } from "../auth.ts";
 import { Forbidden, NotFound } from "./errors.ts";
-import type { FieldRow, FormRow, MappingRow, SiteRow, UserRow } from "./rows.ts";
+import type { FieldRow, FormRow, LocationRow, MappingRow, SiteRow, UserRow } from "./rows.ts";
 
-/** The sites a principal may see: its tenant's, narrowed to its own list for location users. */
+/** The sites a principal may see: its tenant's, narrowed to those of its locations for location users. */
 export function siteScope(p: Principal): SQL {
   const tenant = eq(sites.tenantId, p.tenantId);
   if (p.role === "agency") return tenant;
@@ -83,4 +84,28 @@ export async function foreignSiteIds(db: ConfigDb, tenantId: string, siteIds: st
     .where(and(eq(sites.tenantId, tenantId), inArray(sites.id, siteIds)));
   const ownedIds = new Set(owned.map((r) => r.id));
   return siteIds.filter((id) => !ownedIds.has(id));
+}
+
+/** The locations a principal may see: its tenant's, narrowed to its own for location users. */
+export function locationScope(p: Principal): SQL {
+  const tenant = eq(locations.tenantId, p.tenantId);
+  if (p.role === "agency") return tenant;
+  return and(tenant, p.locationIds.length > 0 ? inArray(locations.id, p.locationIds) : sql`false`)!;
+}
+
+export async function findLocation(db: ConfigDb, p: Principal, locationId: string): Promise<LocationRow> {
+  const [row] = await db.select().from(locations).where(and(eq(locations.id, locationId), locationScope(p))).limit(1);
+  if (!row) throw NotFound("location");
+  return row;
+}
+
+/** The ids among `locationIds` that are not locations of `tenantId`. */
+export async function foreignLocationIds(db: ConfigDb, tenantId: string, locationIds: string[]): Promise<string[]> {
+  if (locationIds.length === 0) return [];
+  const owned = await db
+    .select({ id: locations.id })
+    .from(locations)
+    .where(and(eq(locations.tenantId, tenantId), inArray(locations.id, locationIds)));
+  const ownedIds = new Set(owned.map((r) => r.id));
+  return locationIds.filter((id) => !ownedIds.has(id));
 }

@@ -7,6 +7,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ConfigDb } from "../../config/db.ts";
 import { requireAuth, type AuthEnv, type AuthOptions } from "../auth.ts";
+import { ScopeResolver } from "../scope.ts";
 import {
   ApiError,
   DatabaseUnavailable,
@@ -20,6 +21,7 @@ import {
 } from "./errors.ts";
 import { registerFieldRoutes } from "./fields.ts";
 import { registerFormRoutes } from "./forms.ts";
+import { registerLocationRoutes } from "./locations.ts";
 import { registerMappingRoutes } from "./mappings.ts";
 import { registerSiteRoutes } from "./sites.ts";
 import { registerUserRoutes } from "./users.ts";
@@ -27,6 +29,8 @@ import { registerUserRoutes } from "./users.ts";
 export interface AdminApiDeps {
   db: ConfigDb;
   auth: AuthOptions;
+  /** Where scopes come from; one per process (shared with the read API) so that writes here clear its cache. */
+  scopes?: ScopeResolver;
   /** Largest accepted request body; 413 `payload_too_large` above it. Default 64 KiB. */
   maxBodyBytes?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -39,7 +43,13 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
   const log = deps.log ?? ((msg, fields) => console.error(msg, fields ?? {}));
   const app = new Hono<AuthEnv>();
 
-  app.use("*", requireAuth(deps.auth));
+  const scopes = deps.scopes ?? new ScopeResolver(deps.db);
+  app.use("*", requireAuth(deps.auth, scopes));
+  // A write may change who sees what (users, locations, sites): the next request reads scopes afresh.
+  app.use("*", async function freshScopesAfterWrites(c, next) {
+    await next();
+    if (c.req.method !== "GET") scopes.invalidate();
+  });
   app.use(
     "*",
     bodyLimit({
@@ -49,6 +59,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
       },
     }),
   );
+  registerLocationRoutes(app, deps.db);
   registerSiteRoutes(app, deps.db);
   registerFormRoutes(app, deps.db);
   registerFieldRoutes(app, deps.db);

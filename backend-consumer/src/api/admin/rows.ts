@@ -4,15 +4,35 @@
  */
 import { z } from "zod";
 import { siteSettingsSchema } from "#contracts";
-import type { fieldMappings, fields, forms, sites, users } from "../../config/schema.ts";
+import type { fieldMappings, fields, forms, locations, sites, users } from "../../config/schema.ts";
 import { ROLES } from "../auth.ts";
 
 const timestamps = { createdAt: z.iso.datetime(), updatedAt: z.iso.datetime() };
 const jsonObject = z.record(z.string(), z.unknown());
 
+/** IANA time zone names as Intl knows them ("UTC", "Europe/Berlin", "America/New_York"). */
+export function isTimeZone(value: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: value });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const locationOutSchema = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  name: z.string(),
+  externalId: z.string().nullable().describe("The CRM's location (sub-account) id, unique per tenant."),
+  timezone: z.string().describe("IANA time zone; the day boundaries of its sites' statistics."),
+  ...timestamps,
+});
 export const siteOutSchema = z.object({
   id: z.string(),
   tenantId: z.string(),
+  locationId: z.string(),
+  timezone: z.string().nullable().describe("Overrides the location's time zone when set."),
   name: z.string(),
   domain: z.string(),
   siteKey: z.string(),
@@ -60,11 +80,13 @@ export const userOutSchema = z.object({
   id: z.string(),
   tenantId: z.string(),
   email: z.string(),
+  locationIds: z.array(z.string()).describe("Locations a location user belongs to (empty for agency users, who see all)."),
   role: z.enum(ROLES),
   allowedSites: z.array(z.string()),
   ...timestamps,
 });
 
+export type LocationRow = typeof locations.$inferSelect;
 export type SiteRow = typeof sites.$inferSelect;
 export type FormRow = typeof forms.$inferSelect;
 export type FieldRow = typeof fields.$inferSelect;
@@ -83,9 +105,20 @@ const iso = (row: { createdAt: Date; updatedAt: Date }) => ({
 
 export type SiteSync = z.infer<typeof siteOutSchema>["sync"];
 
+export const locationOut = (r: LocationRow): z.infer<typeof locationOutSchema> => ({
+  id: r.id,
+  tenantId: r.tenantId,
+  name: r.name,
+  externalId: r.externalId,
+  timezone: r.timezone,
+  ...iso(r),
+});
+
 export const siteOut = (r: SiteRow, sync: SiteSync = { state: "ok" }): z.infer<typeof siteOutSchema> => ({
   id: r.id,
   tenantId: r.tenantId,
+  locationId: r.locationId,
+  timezone: r.timezone,
   name: r.name,
   domain: r.domain,
   siteKey: r.siteKey,
@@ -132,10 +165,11 @@ export const mappingOut = (r: MappingRow): z.infer<typeof mappingOutSchema> => (
   ...iso(r),
 });
 
-export const userOut = (r: UserRow): z.infer<typeof userOutSchema> => ({
+export const userOut = (r: UserRow, locationIds: string[] = []): z.infer<typeof userOutSchema> => ({
   id: r.id,
   tenantId: r.tenantId,
   email: r.email,
+  locationIds,
   role: r.role,
   allowedSites: jsonValue(r.allowedSites),
   ...iso(r),

@@ -25,7 +25,13 @@ describe("site bodies", () => {
       active: true,
       allowedOrigins: [],
       settings: {},
+      timezone: null,
     });
+  });
+
+  it("takes IANA time zones only", () => {
+    expect(siteCreateSchema.parse({ name: "a", domain: "a.example", timezone: "Europe/Berlin" }).timezone).toBe("Europe/Berlin");
+    expect(siteCreateSchema.safeParse({ name: "a", domain: "a.example", timezone: "Mars/Olympus" }).success).toBe(false);
   });
 
   it("fills nothing in on patch", () => {

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { siteSettingsSchema } from "#contracts";
 import { ROLES } from "../auth.ts";
+import { isTimeZone } from "./rows.ts";
 
 export const SITE_KEY_PATTERN = /^[A-Za-z0-9_-]{3,64}$/;
 const HOSTNAME_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
@@ -26,6 +27,20 @@ const jsonObject = z.record(z.string(), z.unknown());
 const nonEmpty = (body: object): boolean => Object.keys(body).length > 0;
 const NON_EMPTY = { message: "Send at least one field to change." };
 
+// ---- locations
+const timezone = z.string().max(64).refine(isTimeZone, "Expected an IANA time zone such as Europe/Berlin or UTC.");
+const locationFields = {
+  name: text(255),
+  externalId: z.string().trim().min(1).max(64).nullable().describe("The CRM's location (sub-account) id; unique per tenant."),
+  timezone: timezone.describe("IANA time zone; the day boundaries of the location's statistics. Default UTC."),
+};
+export const locationCreateSchema = z.strictObject({
+  ...locationFields,
+  externalId: locationFields.externalId.default(null),
+  timezone: locationFields.timezone.default("UTC"),
+});
+export const locationPatchSchema = z.strictObject(locationFields).partial().refine(nonEmpty, NON_EMPTY);
+
 // ---- sites
 const origin = z
   .string()
@@ -33,6 +48,8 @@ const origin = z
   .refine(isOrigin, "Expected an origin like https://shop.example (no path, no trailing slash).")
   .describe("An origin: scheme, host and optional port, e.g. https://shop.example.");
 const siteFields = {
+  locationId: z.string().min(1).max(36).describe("The location the site belongs to; on create, the tenant's first location when omitted."),
+  timezone: timezone.nullable().describe("Overrides the location's time zone; null follows the location."),
   name: text(255),
   domain: z.string().trim().toLowerCase().regex(HOSTNAME_PATTERN, "Expected a host name like shop.example."),
   siteKey: z
@@ -45,6 +62,8 @@ const siteFields = {
 };
 export const siteCreateSchema = z.strictObject({
   ...siteFields,
+  locationId: siteFields.locationId.optional(),
+  timezone: siteFields.timezone.default(null),
   siteKey: siteFields.siteKey.optional(),
   active: siteFields.active.default(true),
   allowedOrigins: siteFields.allowedOrigins.default([]),
@@ -109,14 +128,20 @@ export const mappingPatchSchema = z.strictObject(mappingFields).partial().refine
 const userFields = {
   email: z.email().max(320).toLowerCase(),
   role: z.enum(ROLES),
+  locationIds: z
+    .array(z.string().min(1).max(36))
+    .max(1000)
+    .refine(unique, "Location ids must be unique.")
+    .describe("Locations a location user belongs to: it sees every site in them. Ignored for agency users."),
   allowedSites: z
     .array(z.string().min(1).max(36))
     .max(1000)
     .refine(unique, "Site ids must be unique.")
-    .describe("Ids of this tenant's sites a location user may manage; ignored for agency users."),
+    .describe("When not empty, narrows a location user to these sites of its locations; ignored for agency users."),
 };
 export const userCreateSchema = z.strictObject({
   ...userFields,
+  locationIds: userFields.locationIds.default([]),
   allowedSites: userFields.allowedSites.default([]),
 });
 export const userPatchSchema = z.strictObject(userFields).partial().refine(nonEmpty, NON_EMPTY);

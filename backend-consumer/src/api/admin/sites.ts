@@ -3,11 +3,11 @@ import { randomBytes } from "node:crypto";
 import { asc, eq, inArray } from "drizzle-orm";
 import type { Hono } from "hono";
 import type { ConfigDb } from "../../config/db.ts";
-import { configQuarantine, sites, users } from "../../config/schema.ts";
-import type { AuthEnv } from "../auth.ts";
-import { findSite, requireAgency, siteScope } from "./access.ts";
+import { configQuarantine, locations, sites, users } from "../../config/schema.ts";
+import type { AuthEnv, Principal } from "../auth.ts";
+import { findLocation, findSite, requireAgency, siteScope } from "./access.ts";
 import { readBody } from "./body.ts";
-import { Conflict, isDuplicateKey } from "./errors.ts";
+import { Conflict, isDuplicateKey, ValidationFailed } from "./errors.ts";
 import { jsonValue, siteOut, type SiteSync } from "./rows.ts";
 import { siteCreateSchema, sitePatchSchema } from "./schemas.ts";
 
@@ -26,6 +26,22 @@ async function withSync(db: ConfigDb, rows: (typeof sites.$inferSelect)[]) {
   return rows.map((r) => siteOut(r, byKey.get(r.siteKey)));
 }
 
+/** The location a new or moved site goes to: one of the tenant's (400 otherwise), or the tenant's first. */
+async function targetLocation(db: ConfigDb, p: Principal, locationId: string | undefined): Promise<string> {
+  if (locationId) {
+    await findLocation(db, p, locationId).catch(() => {
+      throw ValidationFailed([{ path: "locationId", message: "No such location in this tenant." }]);
+    });
+    return locationId;
+  }
+  const [first] = await db.select({ id: locations.id }).from(locations).where(eq(locations.tenantId, p.tenantId)).orderBy(asc(locations.createdAt), asc(locations.id)).limit(1);
+  if (first) return first.id;
+  // a tenant without locations yet: its first site gets one
+  const id = crypto.randomUUID();
+  await db.insert(locations).values({ id, tenantId: p.tenantId, name: "Default location" });
+  return id;
+}
+
 export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
   const one = async (row: typeof sites.$inferSelect) => (await withSync(db, [row]))[0]!;
 
@@ -39,8 +55,9 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     requireAgency(p, "create sites");
     const body = await readBody(c, siteCreateSchema);
     const id = crypto.randomUUID();
+    const locationId = await targetLocation(db, p, body.locationId);
     try {
-      await db.insert(sites).values({ ...body, id, tenantId: p.tenantId, siteKey: body.siteKey ?? generateSiteKey() });
+      await db.insert(sites).values({ ...body, id, tenantId: p.tenantId, locationId, siteKey: body.siteKey ?? generateSiteKey() });
     } catch (err) {
       if (isDuplicateKey(err, "site_key")) throw SITE_KEY_TAKEN();
       throw err;
@@ -54,6 +71,11 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const p = c.get("principal");
     const site = await findSite(db, p, c.req.param("siteId"));
     const body = await readBody(c, sitePatchSchema);
+    if (body.locationId !== undefined && body.locationId !== site.locationId) {
+      // who may see the site (and its data) follows its location: an agency decision
+      requireAgency(p, "move sites between locations");
+      await targetLocation(db, p, body.locationId);
+    }
     try {
       await db.update(sites).set(body).where(eq(sites.id, site.id));
     } catch (err) {

@@ -1,13 +1,16 @@
-/** Users of the tenant: agency only. A location user's allowed sites must all be sites of the same tenant. */
-import { asc, eq } from "drizzle-orm";
+/**
+ * Users of the tenant: agency only. A location user belongs to locations of the same tenant (and, optionally, is
+ * narrowed to some of their sites).
+ */
+import { asc, eq, inArray } from "drizzle-orm";
 import type { Hono } from "hono";
 import type { ConfigDb } from "../../config/db.ts";
-import { users } from "../../config/schema.ts";
+import { userLocations, users } from "../../config/schema.ts";
 import type { AuthEnv, Principal } from "../auth.ts";
-import { findUser, foreignSiteIds, requireAgency } from "./access.ts";
+import { findUser, foreignLocationIds, foreignSiteIds, requireAgency } from "./access.ts";
 import { readBody } from "./body.ts";
 import { Conflict, isDuplicateKey, ValidationFailed } from "./errors.ts";
-import { userOut } from "./rows.ts";
+import { userOut, type UserRow } from "./rows.ts";
 import { userCreateSchema, userPatchSchema } from "./schemas.ts";
 
 const agencyOnly = (p: Principal): Principal => {
@@ -26,7 +29,33 @@ async function checkAllowedSites(db: ConfigDb, p: Principal, siteIds: string[] |
   }
 }
 
+async function checkLocations(db: ConfigDb, p: Principal, locationIds: string[] | undefined): Promise<void> {
+  if (!locationIds) return;
+  const foreign = await foreignLocationIds(db, p.tenantId, locationIds);
+  if (foreign.length > 0) {
+    throw ValidationFailed(
+      locationIds.flatMap((id, i) => (foreign.includes(id) ? [{ path: `locationIds.${i}`, message: "No such location in this tenant." }] : [])),
+    );
+  }
+}
+
+/** The users as the API shows them, each with its locations. */
+async function withLocations(db: ConfigDb, rows: UserRow[]) {
+  const ids = rows.map((r) => r.id);
+  const links = ids.length ? await db.select().from(userLocations).where(inArray(userLocations.userId, ids)) : [];
+  return rows.map((r) => userOut(r, links.filter((l) => l.userId === r.id).map((l) => l.locationId).sort()));
+}
+
+/** Replaces a user's locations with `locationIds` (in one transaction). */
+async function setLocations(db: ConfigDb, userId: string, locationIds: string[]): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.delete(userLocations).where(eq(userLocations.userId, userId));
+    if (locationIds.length) await tx.insert(userLocations).values(locationIds.map((locationId) => ({ userId, locationId })));
+  });
+}
+
 export function registerUserRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
+  const one = async (row: UserRow) => (await withLocations(db, [row]))[0]!;
   // Each handler checks the role first, so a location user gets 403 before any lookup or body check.
   app.get("/users", async (c) => {
     agencyOnly(c.get("principal"));
@@ -35,13 +64,14 @@ export function registerUserRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
       .from(users)
       .where(eq(users.tenantId, c.get("principal").tenantId))
       .orderBy(asc(users.createdAt), asc(users.id));
-    return c.json({ items: rows.map(userOut) });
+    return c.json({ items: await withLocations(db, rows) });
   });
 
   app.post("/users", async (c) => {
     const p = agencyOnly(c.get("principal"));
-    const body = await readBody(c, userCreateSchema);
+    const { locationIds, ...body } = await readBody(c, userCreateSchema);
     await checkAllowedSites(db, p, body.allowedSites);
+    await checkLocations(db, p, locationIds);
     const id = crypto.randomUUID();
     try {
       await db.insert(users).values({ ...body, id, tenantId: p.tenantId });
@@ -49,23 +79,26 @@ export function registerUserRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
       if (isDuplicateKey(err, "email")) throw EMAIL_TAKEN();
       throw err;
     }
-    return c.json(userOut(await findUser(db, p, id)), 201);
+    await setLocations(db, id, locationIds);
+    return c.json(await one(await findUser(db, p, id)), 201);
   });
 
-  app.get("/users/:userId", async (c) => c.json(userOut(await findUser(db, agencyOnly(c.get("principal")), c.req.param("userId")))));
+  app.get("/users/:userId", async (c) => c.json(await one(await findUser(db, agencyOnly(c.get("principal")), c.req.param("userId")))));
 
   app.patch("/users/:userId", async (c) => {
     const p = agencyOnly(c.get("principal"));
     const user = await findUser(db, p, c.req.param("userId"));
-    const body = await readBody(c, userPatchSchema);
+    const { locationIds, ...body } = await readBody(c, userPatchSchema);
     await checkAllowedSites(db, p, body.allowedSites);
+    await checkLocations(db, p, locationIds);
     try {
-      await db.update(users).set(body).where(eq(users.id, user.id));
+      if (Object.keys(body).length) await db.update(users).set(body).where(eq(users.id, user.id));
     } catch (err) {
       if (isDuplicateKey(err, "email")) throw EMAIL_TAKEN();
       throw err;
     }
-    return c.json(userOut(await findUser(db, p, user.id)));
+    if (locationIds) await setLocations(db, user.id, locationIds);
+    return c.json(await one(await findUser(db, p, user.id)));
   });
 
   app.delete("/users/:userId", async (c) => {

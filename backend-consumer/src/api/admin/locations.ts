@@ -1,0 +1,63 @@
+/**
+ * Locations: the agency's client businesses (the CRM's sub-accounts). Agency users manage them; a location user
+ * reads the locations it belongs to. A location with sites cannot be deleted (move or delete its sites first).
+ */
+import { and, asc, eq } from "drizzle-orm";
+import type { Hono } from "hono";
+import type { ConfigDb } from "../../config/db.ts";
+import { locations, sites } from "../../config/schema.ts";
+import type { AuthEnv } from "../auth.ts";
+import { findLocation, locationScope, requireAgency } from "./access.ts";
+import { readBody } from "./body.ts";
+import { Conflict, isDuplicateKey } from "./errors.ts";
+import { locationOut } from "./rows.ts";
+import { locationCreateSchema, locationPatchSchema } from "./schemas.ts";
+
+const EXTERNAL_ID_TAKEN = () => Conflict("Another location of this tenant has that external id.", "externalId");
+
+export function registerLocationRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
+  app.get("/locations", async (c) => {
+    const rows = await db.select().from(locations).where(locationScope(c.get("principal"))).orderBy(asc(locations.createdAt), asc(locations.id));
+    return c.json({ items: rows.map(locationOut) });
+  });
+
+  app.post("/locations", async (c) => {
+    const p = c.get("principal");
+    requireAgency(p, "create locations");
+    const body = await readBody(c, locationCreateSchema);
+    const id = crypto.randomUUID();
+    try {
+      await db.insert(locations).values({ ...body, id, tenantId: p.tenantId });
+    } catch (err) {
+      if (isDuplicateKey(err, "external")) throw EXTERNAL_ID_TAKEN();
+      throw err;
+    }
+    return c.json(locationOut(await findLocation(db, p, id)), 201);
+  });
+
+  app.get("/locations/:locationId", async (c) => c.json(locationOut(await findLocation(db, c.get("principal"), c.req.param("locationId")))));
+
+  app.patch("/locations/:locationId", async (c) => {
+    const p = c.get("principal");
+    requireAgency(p, "change locations");
+    const location = await findLocation(db, p, c.req.param("locationId"));
+    const body = await readBody(c, locationPatchSchema);
+    try {
+      await db.update(locations).set(body).where(eq(locations.id, location.id));
+    } catch (err) {
+      if (isDuplicateKey(err, "external")) throw EXTERNAL_ID_TAKEN();
+      throw err;
+    }
+    return c.json(locationOut(await findLocation(db, p, location.id)));
+  });
+
+  app.delete("/locations/:locationId", async (c) => {
+    const p = c.get("principal");
+    requireAgency(p, "delete locations");
+    const location = await findLocation(db, p, c.req.param("locationId"));
+    const [site] = await db.select({ id: sites.id }).from(sites).where(and(eq(sites.locationId, location.id))).limit(1);
+    if (site) throw Conflict("The location still has sites: move or delete them first.", "sites");
+    await db.delete(locations).where(eq(locations.id, location.id));
+    return c.json({ id: location.id, deleted: true });
+  });
+}

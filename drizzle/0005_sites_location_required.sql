@@ -1,0 +1,1 @@
+ALTER TABLE `sites` MODIFY COLUMN `location_id` varchar(36) NOT NULL;
