@@ -11,6 +11,7 @@ import { storeQueueDeadLetters } from "./drain/dead-letter-queue.ts";
 import { PullConsumer, type PullConsumerOptions } from "./drain/pull-client.ts";
 import { startConfigSync } from "./config/sync.ts";
 import { createMetrics } from "./ops/metrics.ts";
+import { startVisitFinalizer } from "./rollups/finalizer.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
 function log(msg: string, fields: Record<string, unknown> = {}): void {
@@ -81,6 +82,11 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
     : null;
   puller?.start();
   dlqPuller?.start();
+  // Visits are counted in the statistics once their session has been idle for the SDK's session timeout.
+  const finalizer = startVisitFinalizer(
+    { db: mongo.db, log, idleMs: Number(env.VISIT_IDLE_MS ?? 30 * 60_000) },
+    { intervalMs: Number(env.VISIT_FINALIZE_INTERVAL_MS ?? 15_000) },
+  );
   const app = createApi({
     db: mongo.db,
     configDb: mariadb?.db ?? null,
@@ -105,6 +111,7 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
       await Promise.all([puller?.stop(), dlqPuller?.stop()]);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await sync?.stop();
+      await finalizer.stop();
       await mariadb?.close();
       await mongo.close();
     },

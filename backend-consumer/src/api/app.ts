@@ -30,7 +30,7 @@ export function createApi(deps: ApiDeps): Hono {
   app.route("/internal/queue", internalQueueRoutes({ db: deps.db, token: deps.internalToken, log: deps.log, metrics: deps.metrics }));
   mountOpenApi(app, { serverUrl: "/v1" });
   // The admin API owns everything under /v1 (its auth and its JSON 404), so it is mounted last.
-  if (deps.configDb) app.route("/v1", createAdminApi({ db: deps.configDb, auth: deps.auth, log: deps.log }));
+  if (deps.configDb) app.route("/v1", createAdminApi({ db: deps.configDb, mongo: deps.db, auth: deps.auth, log: deps.log }));
   app.notFound((c) => c.json({ error: "not_found", message: "No such route." }, 404));
   app.onError((err, c) => {
     deps.log("unhandled error", { error: err.message });

@@ -7,7 +7,7 @@ import { ADMIN_OPERATIONS, buildOpenApiDocument, mountOpenApi } from "./openapi.
 describe("OpenAPI document", () => {
   it("documents exactly the routes the admin app serves", () => {
     // The app only keeps the db handle; building it touches no database.
-    const app = createAdminApi({ db: {} as ConfigDb, auth: { hs256Secret: "s".repeat(32) } });
+    const app = createAdminApi({ db: {} as ConfigDb, mongo: { collection: () => ({}) } as never, auth: { hs256Secret: "s".repeat(32) } });
     const served = app.routes
       .filter((r) => r.method !== "ALL")
       .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`)

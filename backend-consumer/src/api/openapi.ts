@@ -1,11 +1,16 @@
 /**
- * The admin API described as OpenAPI 3.1, built from the same zod schemas the routes validate with, and a
+ * The admin and read APIs described as OpenAPI 3.1, built from the same zod schemas the routes validate with, and a
  * self-contained HTML page listing its operations (no scripts, no CDN: the page is rendered on the server).
  * `mountOpenApi` serves both, unauthenticated, on the app it is given.
  */
 import type { Env, Hono, Schema } from "hono";
 import { z } from "zod";
 import { fieldOutSchema, formOutSchema, locationOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
+import { leadPatchSchema } from "./leads/index.ts";
+import { statsQuerySchema } from "./stats/schema.ts";
+import { leadOutSchema } from "./leads/out.ts";
+import { leadExportSchema, leadListSchema, leadTimelineQuerySchema } from "./leads/query.ts";
+import { timelineItemSchema } from "./leads/timeline.ts";
 import {
   fieldCreateSchema,
   fieldPatchSchema,
@@ -27,12 +32,18 @@ export interface AdminOperation {
   method: Method;
   /** OpenAPI path template relative to the server URL, e.g. `/sites/{siteId}`. */
   path: string;
-  tag: "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users";
+  tag: "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats";
   summary: string;
+  description?: string;
+  /** Query parameters, from the zod schema the route validates them with. */
+  query?: z.ZodObject;
   /** Component name of the request body schema. */
   body?: string;
-  /** Component name of the response schema; `List` wraps it in `{ items }`. */
-  response: string | { list: string };
+  /**
+   * Component name of the response schema; `list` wraps it in `{ items }`, `page` in `{ items, nextCursor }`;
+   * `media` lists non-JSON bodies (a streamed export).
+   */
+  response: string | { list: string } | { page: string } | { media: string[] };
   status: 200 | 201;
   agencyOnly?: boolean;
   conflict?: string;
@@ -69,10 +80,64 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
   { method: "get", path: "/users/{userId}", tag: "Users", summary: "Read a user", response: "User", status: 200, agencyOnly: true },
   { method: "patch", path: "/users/{userId}", tag: "Users", summary: "Update a user", body: "UserPatch", response: "User", status: 200, agencyOnly: true, conflict: "The email is taken." },
   { method: "delete", path: "/users/{userId}", tag: "Users", summary: "Delete a user", response: "Deleted", status: 200, agencyOnly: true },
+  {
+    method: "get",
+    path: "/leads",
+    tag: "Leads",
+    summary: "List the leads the caller may see",
+    description: "Filters combine with AND; lists are comma-separated. Keyset pagination: pass nextCursor back as cursor, with the same filters (another query's cursor is a 400).",
+    query: leadListSchema,
+    response: { page: "Lead" },
+    status: 200,
+  },
+  {
+    method: "get",
+    path: "/leads/export",
+    tag: "Leads",
+    summary: "Export the leads matching the filters, streamed",
+    description: "The list's filters and sort; format=csv (default) or ndjson. Streamed from the database: memory stays flat whatever the size.",
+    query: leadExportSchema,
+    response: { media: ["text/csv", "application/x-ndjson"] },
+    status: 200,
+  },
+  {
+    method: "get",
+    path: "/leads/{leadId}",
+    tag: "Leads",
+    summary: "Read a lead with its timeline",
+    description: "The timeline holds the events of the lead's visitors and sessions, oldest first; page views carry the time spent on them. Page it with timeline.nextCursor.",
+    query: leadTimelineQuerySchema,
+    response: "LeadWithTimeline",
+    status: 200,
+  },
+  { method: "patch", path: "/leads/{leadId}", tag: "Leads", summary: "Edit a lead: status override with a reason, notes, tags", description: "Each change is recorded in the lead's history with who and when.", body: "LeadPatch", response: "LeadDetail", status: 200 },
+  {
+    method: "delete",
+    path: "/leads/{leadId}",
+    tag: "Leads",
+    summary: "Delete a lead and its dedupe keys",
+    description: "Removes the lead record only: the events and sessions of the person stay. Erasing a person everywhere is the privacy API's job (issue I).",
+    response: "Deleted",
+    status: 200,
+  },
+  {
+    method: "post",
+    path: "/stats/query",
+    tag: "Stats",
+    summary: "Query statistics (modelled on Plausible's Stats API v2)",
+    description:
+      "Metrics, up to one time and one other dimension, filters on that dimension, a date range in the scope's time zone, order and pagination. " +
+      "Answered from rollups kept by the drain, never from raw events. Definitions: see the README's Statistics section.",
+    body: "StatsQuery",
+    response: "StatsResult",
+    status: 200,
+  },
 ];
 
 const errorSchema = z.object({ error: z.string(), message: z.string() });
 const BODY_SCHEMAS: Record<string, z.ZodType> = {
+  StatsQuery: statsQuerySchema,
+  LeadPatch: leadPatchSchema,
   LocationCreate: locationCreateSchema,
   LocationPatch: locationPatchSchema,
   SiteCreate: siteCreateSchema,
@@ -87,6 +152,20 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   UserPatch: userPatchSchema,
 };
 const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
+  StatsResult: z.object({
+    results: z.array(z.object({ dimensions: z.array(z.string()), metrics: z.array(z.number().nullable()) })),
+    meta: z.object({
+      metrics: z.array(z.string()),
+      dimensions: z.array(z.string()),
+      date_range: z.tuple([z.string(), z.string()]),
+      timezone: z.string(),
+      total_rows: z.number(),
+      visitors_standard_error: z.number(),
+    }),
+  }),
+  Lead: leadOutSchema.omit({ fields: true, traits: true, clickIds: true, history: true }),
+  LeadDetail: leadOutSchema,
+  LeadWithTimeline: leadOutSchema.extend({ timeline: z.object({ items: z.array(timelineItemSchema), nextCursor: z.string().nullable() }) }),
   Location: locationOutSchema,
   Site: siteOutSchema,
   Form: formOutSchema,
@@ -118,15 +197,31 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const errorRef = (name: keyof typeof ERROR_RESPONSES) => ({ $ref: `#/components/responses/${name}` });
 
 function operationObject(op: AdminOperation): Record<string, unknown> {
-  const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
-  const success =
-    typeof op.response === "string"
-      ? ref(op.response)
-      : { type: "object", properties: { items: { type: "array", items: ref(op.response.list) } }, required: ["items"] };
+  const params: Record<string, unknown>[] = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+  if (op.query) {
+    for (const [name, field] of Object.entries(op.query.shape)) {
+      const schema = jsonSchema(field as z.ZodType, "input");
+      params.push({ name, in: "query", required: !(field as z.ZodType).safeParse(undefined).success, schema, ...(schema.description ? { description: schema.description } : {}) });
+    }
+  }
+  const r = op.response;
+  const content =
+    typeof r === "string"
+      ? { "application/json": { schema: ref(r) } }
+      : "list" in r
+        ? { "application/json": { schema: { type: "object", properties: { items: { type: "array", items: ref(r.list) } }, required: ["items"] } } }
+        : "page" in r
+          ? {
+              "application/json": {
+                schema: { type: "object", properties: { items: { type: "array", items: ref(r.page) }, nextCursor: { type: ["string", "null"] } }, required: ["items", "nextCursor"] },
+              },
+            }
+          : Object.fromEntries(r.media.map((m) => [m, { schema: { type: "string" } }]));
   const responses: Record<string, unknown> = {
-    [op.status]: { description: op.status === 201 ? "Created." : "OK.", content: { "application/json": { schema: success } } },
+    [op.status]: { description: op.status === 201 ? "Created." : "OK.", content },
     401: errorRef("Unauthorized"),
   };
+  if (op.query) responses[400] = errorRef("BadRequest");
   if (op.body) Object.assign(responses, { 400: errorRef("BadRequest"), 413: errorRef("PayloadTooLarge") });
   if (op.agencyOnly) responses[403] = errorRef("Forbidden");
   if (params.length > 0 || op.path.endsWith("/mapping")) responses[404] = errorRef("NotFound");
@@ -135,7 +230,7 @@ function operationObject(op: AdminOperation): Record<string, unknown> {
     operationId: `${op.method}${op.path.replace(/\{(\w+)\}/g, "By_$1").replace(/[^A-Za-z0-9]+(.)?/g, (_m, ch: string | undefined) => (ch ?? "").toUpperCase())}`,
     tags: [op.tag],
     summary: op.summary,
-    ...(op.agencyOnly ? { description: "Agency users only." } : {}),
+    ...(op.agencyOnly || op.description ? { description: [op.agencyOnly ? "Agency users only." : "", op.description ?? ""].filter(Boolean).join(" ") } : {}),
     ...(params.length > 0 ? { parameters: params } : {}),
     ...(op.body ? { requestBody: { required: true, content: { "application/json": { schema: ref(op.body) } } } } : {}),
     responses,
@@ -162,15 +257,16 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): Record<string, 
   return {
     openapi: "3.1.0",
     info: {
-      title: opts.title ?? "Edge lead tracker: admin API",
+      title: opts.title ?? "Edge lead tracker: admin and read API",
       version: opts.version ?? "1.0.0",
       description:
-        "Configuration of sites, forms, fields, CRM mappings and users. Agency users manage every site of their tenant; " +
-        "location users read and update only the sites their token lists, and their forms, fields and mappings.",
+        "Locations, sites, forms, fields, CRM mappings and users (the config plane), and the leads and statistics read from them. " +
+        "Agency users see every location of their tenant; location users only the sites of their own locations. " +
+        "Anything outside the caller's scope answers 404, so existence never leaks. Scopes are read from the database on each request.",
     },
     servers: [{ url: opts.serverUrl ?? "/v1" }],
     security: [{ bearerAuth: [] }],
-    tags: ["Sites", "Forms", "Fields", "Mappings", "Users"].map((name) => ({ name })),
+    tags: ["Locations", "Sites", "Forms", "Fields", "Mappings", "Users", "Leads", "Stats"].map((name) => ({ name })),
     paths,
     components: {
       securitySchemes: {
@@ -178,7 +274,7 @@ export function buildOpenApiDocument(opts: OpenApiOptions = {}): Record<string, 
           type: "http",
           scheme: "bearer",
           bearerFormat: "JWT",
-          description: "Claims: sub (user id), tid (tenant id), role (agency | location), sites (site ids, location users).",
+          description: "Claims: sub (user id). What the user may see is read from the database, not from the token.",
         },
       },
       schemas,

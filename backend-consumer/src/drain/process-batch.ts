@@ -15,6 +15,9 @@ import { storeDeadLetters, rawBody, type DeadLetter } from "../store/dead-letter
 import { insertEvents, toEventDocuments, type EventDocument } from "../store/events.ts";
 import { applyLeads } from "../store/leads.ts";
 import { applySessions } from "../store/sessions.ts";
+import { COLLECTIONS } from "../store/mongo.ts";
+import { eventContributions } from "../rollups/contributions.ts";
+import { applyContributions } from "../rollups/store.ts";
 import { decodeMessage, MalformedMessage, splitUnstorable } from "./decode.ts";
 import { classifyWriteCode, classifyWriteError, errorMessage, type ErrorKind } from "./errors.ts";
 
@@ -155,9 +158,11 @@ export async function storeIsolated(deps: ProcessDeps, items: Item[], verdicts: 
 async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind: ErrorKind; error: string }>> {
   const docs: EventDocument[] = [];
   const owner: string[] = [];
+  const timezones = new Map<string, string>();
   for (const { delivery, message } of items) {
+    if (message.timezone) timezones.set(message.siteId, message.timezone);
     for (const doc of toEventDocuments(message)) {
-      docs.push(doc);
+      docs.push({ ...doc, msg: delivery.id });
       owner.push(delivery.id);
     }
   }
@@ -171,7 +176,35 @@ async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind:
   }
   // Sessions and leads from every stored event, new or redelivered: those writes are idempotent themselves.
   const stored = docs.filter((_, i) => !refused.has(owner[i]!));
-  await applySessions(db, stored);
+  await applySessions(db, stored, new Date(), timezones);
   await applyLeads(db, stored);
+  await applyEventRollups(db, items, docs, owner, result.duplicateIndexes, refused);
   return refused;
+}
+
+/**
+ * Each message counts, in the rollups, the events it owns: those it stored, and those it stored on an earlier
+ * delivery (a redelivery after a crash). An event another message stored first (the SDK re-sent it) is that
+ * message's to count. Guarded by the message id, so a redelivery never counts anything twice.
+ */
+async function applyEventRollups(db: Db, items: Item[], docs: EventDocument[], owner: string[], duplicates: number[], refused: Map<string, unknown>): Promise<void> {
+  const dup = new Set(duplicates);
+  const owners = new Map<string, string | undefined>();
+  if (dup.size) {
+    const keys = duplicates.map((i) => ({ siteId: docs[i]!.siteId, eventId: docs[i]!.eventId }));
+    const found = await db.collection<EventDocument>(COLLECTIONS.events).find({ $or: keys }, { projection: { siteId: 1, eventId: 1, msg: 1 } }).toArray();
+    for (const f of found) owners.set(`${f.siteId}|${f.eventId}`, f.msg);
+  }
+  const byMessage = new Map<string, EventDocument[]>();
+  docs.forEach((doc, i) => {
+    const id = owner[i]!;
+    if (refused.has(id)) return;
+    if (dup.has(i) && owners.get(`${doc.siteId}|${doc.eventId}`) !== id) return;
+    let list = byMessage.get(id);
+    if (!list) byMessage.set(id, (list = []));
+    list.push(doc);
+  });
+  const timezoneOf = new Map(items.map((it) => [it.delivery.id, it.message.timezone]));
+  const contributions = new Map([...byMessage].map(([id, events]) => [id, eventContributions(events, timezoneOf.get(id))]));
+  await applyContributions(db, contributions);
 }

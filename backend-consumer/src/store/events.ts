@@ -29,6 +29,8 @@ export interface EventDocument {
   createdAt: Date;
   /** Receipt + the site's retention: the TTL index removes the document then. */
   expireAt: Date;
+  /** The queue message that stored it first: only that message's processing counts it in the rollups. */
+  msg?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -69,6 +71,8 @@ export function toEventDocuments(message: QueueMessage, now = new Date()): Event
 export interface InsertResult {
   inserted: number;
   duplicates: number;
+  /** Input positions that were already stored. */
+  duplicateIndexes: number[];
   failed: { index: number; code?: number; error: Error }[];
 }
 
@@ -78,23 +82,24 @@ export interface InsertResult {
  * server down) is thrown, because nothing about the batch's fate is known.
  */
 export async function insertEvents(db: Db, docs: EventDocument[]): Promise<InsertResult> {
-  if (docs.length === 0) return { inserted: 0, duplicates: 0, failed: [] };
+  if (docs.length === 0) return { inserted: 0, duplicates: 0, duplicateIndexes: [], failed: [] };
   // insertMany mutates its input by adding _id; copy so a retry of the same documents stays clean.
   const batch = docs.map((d) => ({ ...d }));
   try {
     const res = await db.collection(COLLECTIONS.events).insertMany(batch, { ordered: false });
-    return { inserted: res.insertedCount, duplicates: 0, failed: [] };
+    return { inserted: res.insertedCount, duplicates: 0, duplicateIndexes: [], failed: [] };
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
     const writeErrors = writeErrorsOf(err);
     if (writeErrors.length === 0) throw err;
-    let duplicates = 0;
+    const duplicateIndexes: number[] = [];
     const failed: InsertResult["failed"] = [];
     for (const we of writeErrors) {
-      if (we.code === DUPLICATE_KEY) duplicates++;
+      if (we.code === DUPLICATE_KEY) duplicateIndexes.push(we.index);
       else failed.push({ index: we.index, code: we.code, error: new MongoServerError({ message: we.errmsg ?? "write error", code: we.code }) });
     }
     // Derived, not read from err.result.insertedCount: mongo-java-server reports the batch size there.
-    return { inserted: docs.length - duplicates - failed.length, duplicates, failed };
+    const duplicates = duplicateIndexes.length;
+    return { inserted: docs.length - duplicates - failed.length, duplicates, duplicateIndexes, failed };
   }
 }

@@ -42,6 +42,13 @@ export interface LeadDocument {
   lastInteractionAt: Date;
   createdAt: Date;
   updatedAt: Date;
+  /** Set by the owner through the API; it wins over the captured `status`, which the drain keeps upgrading. */
+  statusOverride?: { status: string; reason: string; by: string; at: Date };
+  notes?: string | null;
+  tags?: string[];
+  /** Owner edits: who, when, what changed (the latest 500). */
+  history?: { at: Date; by: { userId: string; email: string }; changes: { field: string; from: unknown; to: unknown }[]; reason?: string }[];
+  userId?: string;
 }
 
 /**

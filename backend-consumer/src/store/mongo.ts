@@ -7,6 +7,8 @@ export const COLLECTIONS = {
   leads: "leads",
   leadKeys: "lead_keys",
   deadLetters: "dead_letters",
+  rollups: "rollups",
+  rollupRuns: "rollup_runs",
 } as const;
 
 /** MongoDB's duplicate-key error code: for idempotent writes, "already there". */
@@ -50,12 +52,21 @@ export const INDEXES = {
   sessions: [
     { key: { siteId: 1, startedAt: -1 }, name: "site_started" },
     { key: { visitorId: 1 }, name: "visitor" },
+    // the visit finalizer's queue: sessions not yet rolled up, oldest end first
+    { key: { rollupRun: 1, endedAt: 1 }, name: "rollup_pending" },
     { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
   ],
+  rollups: [
+    { key: { kind: 1, siteId: 1, dim: 1, day: 1 }, name: "kind_site_dim_day" },
+    { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
+  ],
+  rollup_runs: [{ key: { state: 1, at: 1 }, name: "state_at" }],
   leads: [
     { key: { siteId: 1, createdAt: -1 }, name: "site_created" },
     { key: { siteId: 1, email: 1 }, name: "site_email" },
     { key: { siteId: 1, status: 1, createdAt: -1 }, name: "site_status_created" },
+    { key: { siteId: 1, updatedAt: -1 }, name: "site_updated" },
+    { key: { siteId: 1, lastInteractionAt: -1 }, name: "site_last_interaction" },
     { key: { visitorIds: 1 }, name: "visitors" },
   ],
 } as const;

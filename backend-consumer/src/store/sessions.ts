@@ -34,6 +34,10 @@ export interface SessionDocument {
   os?: string;
   geo: EventDocument["geo"];
   recentEventIds: string[];
+  /** The site's IANA time zone when the session began: its visit is counted on that zone's day. */
+  timezone?: string;
+  /** The visit finalizer run that counted this session in the rollups (absent: not yet). */
+  rollupRun?: string;
   expireAt: Date;
   createdAt: Date;
   updatedAt: Date;
@@ -52,7 +56,7 @@ export function parseUserAgent(ua: string | null): { device?: string; browser?: 
 }
 
 /** The update for one session from a group of its events (all ids in `events` are applied together). */
-function sessionUpdate(events: EventDocument[], now: Date): { filter: Record<string, unknown>; update: Record<string, unknown>; upsert: true } {
+function sessionUpdate(events: EventDocument[], now: Date, timezone: string | undefined): { filter: Record<string, unknown>; update: Record<string, unknown>; upsert: true } {
   const first = events[0]!;
   const ids = events.map((e) => e.eventId);
   const ts = events.map((e) => e.ts.getTime());
@@ -70,6 +74,7 @@ function sessionUpdate(events: EventDocument[], now: Date): { filter: Record<str
         ...parseUserAgent(first.ua),
         geo: first.geo,
         createdAt: now,
+        ...(timezone ? { timezone } : {}),
       },
       $min: { startedAt: new Date(Math.min(...ts)) },
       $max: { endedAt: new Date(Math.max(...ts)), expireAt },
@@ -106,11 +111,11 @@ function groupBySession(events: EventDocument[]): Map<string, EventDocument[]> {
 }
 
 /** Applies the events to their sessions exactly once, whatever was applied before. */
-export async function applySessions(db: Db, events: EventDocument[], now = new Date()): Promise<void> {
+export async function applySessions(db: Db, events: EventDocument[], now = new Date(), timezones: Map<string, string> = new Map()): Promise<void> {
   const sessions = db.collection<SessionDocument>(COLLECTIONS.sessions);
   let groups = groupBySession(events);
   for (let round = 0; round < 5 && groups.size > 0; round++) {
-    const ops = [...groups.values()].map((g) => ({ updateOne: sessionUpdate(g, now) }));
+    const ops = [...groups.values()].map((g) => ({ updateOne: sessionUpdate(g, now, timezones.get(g[0]!.siteId)) }));
     const collided = new Set<string>();
     try {
       await sessions.bulkWrite(ops as AnyBulkWriteOperation<SessionDocument>[], { ordered: false });

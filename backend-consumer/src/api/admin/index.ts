@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { Db } from "mongodb";
 import type { ConfigDb } from "../../config/db.ts";
 import { requireAuth, type AuthEnv, type AuthOptions } from "../auth.ts";
 import { ScopeResolver } from "../scope.ts";
@@ -22,6 +23,8 @@ import {
 import { registerFieldRoutes } from "./fields.ts";
 import { registerFormRoutes } from "./forms.ts";
 import { registerLocationRoutes } from "./locations.ts";
+import { registerLeadRoutes } from "../leads/index.ts";
+import { registerStatsRoutes } from "../stats/index.ts";
 import { registerMappingRoutes } from "./mappings.ts";
 import { registerSiteRoutes } from "./sites.ts";
 import { registerUserRoutes } from "./users.ts";
@@ -29,6 +32,8 @@ import { registerUserRoutes } from "./users.ts";
 export interface AdminApiDeps {
   db: ConfigDb;
   auth: AuthOptions;
+  /** MongoDB, for the read API (leads, stats); without it only the config plane is served. */
+  mongo?: Db;
   /** Where scopes come from; one per process (shared with the read API) so that writes here clear its cache. */
   scopes?: ScopeResolver;
   /** Largest accepted request body; 413 `payload_too_large` above it. Default 64 KiB. */
@@ -65,6 +70,10 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
   registerFieldRoutes(app, deps.db);
   registerMappingRoutes(app, deps.db);
   registerUserRoutes(app, deps.db);
+  if (deps.mongo) {
+    registerLeadRoutes(app, { db: deps.mongo, configDb: deps.db });
+    registerStatsRoutes(app, { db: deps.mongo, configDb: deps.db });
+  }
   // A catch-all of its own, so an unknown route under the mount point is a JSON 404 whatever the parent does.
   app.all("*", () => {
     throw RouteNotFound();

@@ -1,0 +1,149 @@
+/**
+ * The leads API (JWT, scoped like the admin API): list with filters and keyset pagination, one lead with its
+ * timeline, owner edits (status override with a reason, notes, tags; each change recorded with who and when),
+ * delete, and a streamed CSV/NDJSON export. A lead, location or site the caller may not see is a 404.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import type { Context, Hono } from "hono";
+import type { Db } from "mongodb";
+import { z } from "zod";
+import type { ConfigDb } from "../../config/db.ts";
+import { sites } from "../../config/schema.ts";
+import { COLLECTIONS } from "../../store/mongo.ts";
+import type { LeadDocument } from "../../store/leads.ts";
+import type { AuthEnv, Principal } from "../auth.ts";
+import { readBody } from "../admin/body.ts";
+import { NotFound, toValidationIssues, ValidationFailed } from "../admin/errors.ts";
+import { exportLeads } from "./export.ts";
+import { leadOut, type LeadOut } from "./out.ts";
+import {
+  afterCursor,
+  encodeCursor,
+  leadExportSchema,
+  leadFilter,
+  leadListSchema,
+  leadSort,
+  leadTimelineQuerySchema,
+  OVERRIDE_STATUSES,
+  queryHash,
+  type LeadFilters,
+} from "./query.ts";
+import { leadTimeline } from "./timeline.ts";
+
+export const leadPatchSchema = z
+  .strictObject({
+    status: z.strictObject({
+      value: z.enum(OVERRIDE_STATUSES),
+      reason: z.string().trim().min(1).max(1000).describe("Why the owner changed it; kept in the lead's history."),
+    }),
+    notes: z.string().max(10_000).nullable(),
+    tags: z.array(z.string().trim().min(1).max(64)).max(50).refine((t) => new Set(t).size === t.length, "Tags must be unique."),
+  })
+  .partial()
+  .refine((b) => Object.keys(b).length > 0, { message: "Send at least one field to change." });
+
+/** Query parameters, validated: 400 naming each offending parameter. */
+function readQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw ValidationFailed(toValidationIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/** The caller's visible sites with their locations, narrowed by the location and site filters (404 for any not visible). */
+async function scopedSites(configDb: ConfigDb, p: Principal, filters: Pick<LeadFilters, "locationId" | "siteId">): Promise<Map<string, string>> {
+  const rows = p.siteIds.length
+    ? await configDb.select({ id: sites.id, locationId: sites.locationId }).from(sites).where(and(eq(sites.tenantId, p.tenantId), inArray(sites.id, p.siteIds)))
+    : [];
+  let visible = new Map(rows.map((r) => [r.id, r.locationId]));
+  if (filters.locationId) {
+    for (const id of filters.locationId) if (!p.locationIds.includes(id)) throw NotFound("location");
+    visible = new Map([...visible].filter(([, loc]) => filters.locationId!.includes(loc)));
+  }
+  if (filters.siteId) {
+    for (const id of filters.siteId) if (!visible.has(id) && !p.siteIds.includes(id)) throw NotFound("site");
+    visible = new Map([...visible].filter(([id]) => filters.siteId!.includes(id)));
+  }
+  return visible;
+}
+
+export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb: ConfigDb }): void {
+  const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
+
+  /** The lead if the caller may see its site, else 404. */
+  async function findLead(p: Principal, id: string): Promise<{ lead: LeadDocument; locationId: string }> {
+    const lead = await leads.findOne({ _id: id });
+    if (!lead || !p.siteIds.includes(lead.siteId)) throw NotFound("lead");
+    const visible = await scopedSites(deps.configDb, p, {});
+    const locationId = visible.get(lead.siteId);
+    if (!locationId) throw NotFound("lead");
+    return { lead, locationId };
+  }
+
+  app.get("/leads", async (c) => {
+    const p = c.get("principal");
+    const query = readQuery(c, leadListSchema);
+    const visible = await scopedSites(deps.configDb, p, query);
+    const siteIds = [...visible.keys()];
+    const hash = queryHash(query, siteIds);
+    let filter = leadFilter(query, siteIds);
+    if (query.cursor) {
+      const after = afterCursor(query.cursor, hash, query);
+      if (!after) throw ValidationFailed([{ path: "cursor", message: "This cursor belongs to another query (or is not a cursor)." }]);
+      filter = { $and: [filter, after] };
+    }
+    const rows = await leads.find(filter).sort(leadSort(query)).limit(query.limit + 1).toArray();
+    const page = rows.slice(0, query.limit);
+    const items: LeadOut[] = page.map((l) => leadOut(l, visible.get(l.siteId)!, { full: false }));
+    return c.json({ items, nextCursor: rows.length > query.limit ? encodeCursor(hash, page.at(-1)!, query) : null });
+  });
+
+  // before /leads/:leadId, which would otherwise take "export" for an id
+  app.get("/leads/export", async (c) => {
+    const p = c.get("principal");
+    const query = readQuery(c, leadExportSchema);
+    const visible = await scopedSites(deps.configDb, p, query);
+    const cursor = leads.find(leadFilter(query, [...visible.keys()])).sort(leadSort(query)).batchSize(500);
+    return exportLeads(c, cursor, visible, query.format);
+  });
+
+  app.get("/leads/:leadId", async (c) => {
+    const { lead, locationId } = await findLead(c.get("principal"), c.req.param("leadId"));
+    const timelineQuery = readQuery(c, leadTimelineQuerySchema);
+    const timeline = await leadTimeline(deps.db, lead, timelineQuery);
+    if (!timeline) throw ValidationFailed([{ path: "cursor", message: "This cursor belongs to another lead (or is not a cursor)." }]);
+    return c.json({ ...leadOut(lead, locationId, { full: true }), timeline });
+  });
+
+  app.patch("/leads/:leadId", async (c) => {
+    const p = c.get("principal");
+    const { lead, locationId } = await findLead(p, c.req.param("leadId"));
+    const body = await readBody(c, leadPatchSchema);
+    const at = new Date();
+    const changes: { field: string; from: unknown; to: unknown }[] = [];
+    const set: Record<string, unknown> = { updatedAt: at };
+    if (body.status) {
+      const from = lead.statusOverride?.status ?? lead.status;
+      set.statusOverride = { status: body.status.value, reason: body.status.reason, by: p.userId, at };
+      changes.push({ field: "status", from, to: body.status.value });
+    }
+    if (body.notes !== undefined) {
+      set.notes = body.notes;
+      changes.push({ field: "notes", from: lead.notes ?? null, to: body.notes });
+    }
+    if (body.tags) {
+      set.tags = body.tags;
+      changes.push({ field: "tags", from: lead.tags ?? [], to: body.tags });
+    }
+    const entry = { at, by: { userId: p.userId, email: p.email }, changes, ...(body.status ? { reason: body.status.reason } : {}) };
+    await leads.updateOne({ _id: lead._id }, { $set: set, $push: { history: { $each: [entry], $slice: -500 } } } as never);
+    const updated = (await leads.findOne({ _id: lead._id }))!;
+    return c.json(leadOut(updated, locationId, { full: true }));
+  });
+
+  app.delete("/leads/:leadId", async (c) => {
+    const { lead } = await findLead(c.get("principal"), c.req.param("leadId"));
+    await leads.deleteOne({ _id: lead._id });
+    await deps.db.collection(COLLECTIONS.leadKeys).deleteMany({ leadId: lead._id });
+    return c.json({ id: lead._id, deleted: true });
+  });
+}
