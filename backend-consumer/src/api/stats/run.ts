@@ -85,7 +85,8 @@ function valueMatch(q: StatsQuery): Document | undefined {
 async function fromRollups(db: Db, kind: "e" | "v", siteIds: string[], q: StatsQuery, plan: Plan, withSketch: boolean): Promise<Map<string, Row>> {
   const dim = plan.dimension && DIMENSIONS[plan.dimension].kind === kind ? DIMENSIONS[plan.dimension].dim : "";
   const match: Document = { kind, siteId: { $in: siteIds }, dim, day: { $gte: plan.from, $lte: plan.to }, ...(dim ? (valueMatch(q) ?? {}) : {}) };
-  const group: Document = { _id: { ...(dim ? { v: "$value" } : {}), ...(plan.time ? { d: "$day" } : {}) } };
+  const byValue = dim !== "" && plan.breakdown;
+  const group: Document = { _id: { ...(byValue ? { v: "$value" } : {}), ...(plan.time ? { d: "$day" } : {}) } };
   for (const c of COUNTERS[kind]) group[c] = { $sum: `$c.${c}` };
   if (withSketch) for (let i = 0; i < HLL_REGISTERS; i++) group[`h${i}`] = { $max: `$h.${i}` };
   const groups = await db.collection<RollupDocument>(COLLECTIONS.rollups).aggregate([{ $match: match }, { $group: group }], { allowDiskUse: true }).toArray();
@@ -95,7 +96,7 @@ async function fromRollups(db: Db, kind: "e" | "v", siteIds: string[], q: StatsQ
     const time = plan.time && id.d ? bucketOf(id.d, plan.time) : undefined;
     const key = JSON.stringify([time ?? null, id.v ?? null]);
     let row = rows.get(key);
-    if (!row) rows.set(key, (row = { ...(time ? { time } : {}), ...(dim ? { value: id.v } : {}), e: {}, v: {}, leads: 0, partial: 0 }));
+    if (!row) rows.set(key, (row = { ...(time ? { time } : {}), ...(byValue ? { value: id.v } : {}), e: {}, v: {}, leads: 0, partial: 0 }));
     for (const c of COUNTERS[kind]) row[kind][c] = (row[kind][c] ?? 0) + Number(g[c] ?? 0);
     if (withSketch) {
       row.h ??= new Array<number>(HLL_REGISTERS).fill(0);
@@ -144,7 +145,9 @@ async function fromLeads(db: Db, timezones: Map<string, string>, q: StatsQuery, 
   for (const l of leads) {
     const day = localDay(l.createdAt, timezones.get(l.siteId));
     if (day < plan.from || day > plan.to) continue;
-    const values = plan.dimension ? leadValue(l, plan.dimension).filter((v) => passesFilters(v, q)) : [undefined];
+    const matching = plan.dimension ? leadValue(l, plan.dimension).filter((v) => passesFilters(v, q)) : [undefined];
+    // filtered only: a lead counts once if any of its values passes
+    const values = plan.breakdown ? matching : matching.length ? [undefined] : [];
     for (const value of values) {
       const time = plan.time ? bucketOf(day, plan.time) : undefined;
       const key = JSON.stringify([time ?? null, value ?? null]);
@@ -210,7 +213,7 @@ export async function runStatsQuery(db: Db, q: StatsQuery, plan: Plan, timezones
     if (leads) await fromLeads(db, timezones, q, plan, rows);
   }
   // a time series has a row for every period of the range, data or not (what a chart needs)
-  if (plan.time && !plan.dimension) {
+  if (plan.time && !plan.breakdown) {
     for (const b of allBuckets(plan.from, plan.to, plan.time)) {
       const key = JSON.stringify([b, null]);
       if (!rows.has(key)) rows.set(key, { time: b, e: {}, v: {}, leads: 0, partial: 0 });
@@ -218,7 +221,7 @@ export async function runStatsQuery(db: Db, q: StatsQuery, plan: Plan, timezones
   }
   const dimKind = plan.dimension ? DIMENSIONS[plan.dimension].kind : undefined;
   let results = [...rows.values()]
-    .filter((r) => !plan.dimension || r.value !== undefined)
+    .filter((r) => !plan.breakdown || r.value !== undefined)
     .map((r) => ({
       dimensions: q.dimensions.map((d) => (d.startsWith("time:") ? r.time! : (r.value ?? DIRECT))),
       metrics: q.metrics.map((m) => metricValue(m, r, dimKind)),

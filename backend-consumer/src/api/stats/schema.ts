@@ -77,7 +77,10 @@ export class QueryError extends Error {
 /** What a valid query asks for, checked against the rules that cross fields. */
 export interface Plan {
   time?: TimeDimension;
+  /** The one non-time dimension the query breaks down by or filters on. */
   dimension?: Dimension;
+  /** True when rows are broken down by `dimension` (false: it only filters). */
+  breakdown: boolean;
   from: string;
   to: string;
 }
@@ -140,5 +143,5 @@ export function planQuery(q: StatsQuery, tz: string, now = new Date()): Plan {
   for (const [i, [field]] of (q.order_by ?? []).entries()) {
     if (!orderable.has(field)) throw new QueryError(`order_by.${i}`, `Order by a metric or dimension of the query, not ${field}.`);
   }
-  return { ...(time ? { time } : {}), ...(dimension ? { dimension } : {}), ...resolveRange(q.date_range, tz, now) };
+  return { ...(time ? { time } : {}), ...(dimension ? { dimension } : {}), breakdown: others.length > 0, ...resolveRange(q.date_range, tz, now) };
 }
