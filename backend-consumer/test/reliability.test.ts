@@ -71,7 +71,11 @@ describe("reliability", () => {
       300_000,
       `${events} events`,
     );
-    // Let any redelivery still in flight land before counting for duplicates.
+    // A batch in flight when the drain was killed may have stored its events but not yet its leads: its redelivery
+    // (after the backend restarts and the queue's retry delay) completes them. Wait for that, then let any other
+    // redelivery still in flight land before counting for duplicates.
+    const leadsColl = mongo.db.collection(COLLECTIONS.leads);
+    await eventually(async () => ((await leadsColl.countDocuments({ siteId: DEMO.siteId })) >= emails.size ? true : undefined), 60_000, `${emails.size} leads`);
     await new Promise((r) => setTimeout(r, 3000));
 
     expect(await eventsColl.countDocuments()).toBe(events);

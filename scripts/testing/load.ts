@@ -17,6 +17,11 @@ export interface LoadPlan {
   emails?: number;
   sessions?: number;
   seed?: number;
+  /**
+   * Distinct pages per request. Default: every event on a page of its own (50 pages per request, the worst case
+   * for per-page statistics); the SDK batches one page's events, so 1–2 is what real traffic looks like.
+   */
+  pagesPerRequest?: number;
 }
 
 export interface Batch {
@@ -41,7 +46,8 @@ export function planBatches(plan: LoadPlan): { batches: Batch[]; emails: Set<str
         emails.add(email);
         events.push({ ...base, type: "form_submission", form: { formId: "contact", fields: { email, name: "Load Test" } } });
       } else {
-        events.push({ ...base, type: "page_view", page: { url: `https://shop.example/p/${i}` } });
+        const p = plan.pagesPerRequest ? (r * 7 + (i % plan.pagesPerRequest)) % 50 : i;
+        events.push({ ...base, type: "page_view", page: { url: `https://shop.example/p/${p}` } });
       }
     }
     batches.push({

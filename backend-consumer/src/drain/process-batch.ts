@@ -176,9 +176,13 @@ async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind:
   }
   // Sessions and leads from every stored event, new or redelivered: those writes are idempotent themselves.
   const stored = docs.filter((_, i) => !refused.has(owner[i]!));
-  await applySessions(db, stored, new Date(), timezones);
-  await applyLeads(db, stored);
-  await applyEventRollups(db, items, docs, owner, result.duplicateIndexes, refused);
+  // Leads read their session's attribution, so sessions go first; the rollups depend on neither.
+  const settled = await Promise.allSettled([
+    applySessions(db, stored, new Date(), timezones).then(() => applyLeads(db, stored)),
+    applyEventRollups(db, items, docs, owner, result.duplicateIndexes, refused),
+  ]);
+  // both have finished before an error goes up: a split must not race writes still in flight
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
   return refused;
 }
 

@@ -22,6 +22,15 @@ export interface Contribution {
 
 /** Contributions keyed by rollup document id; adding merges counters and keeps the larger rank. */
 export class Contributions extends Map<string, Contribution> {
+  private readonly points = new Map<string, { index: number; rank: number }>();
+
+  /** A visitor's sketch point, hashed once per visitor. */
+  private point(visitor: string): { index: number; rank: number } {
+    let p = this.points.get(visitor);
+    if (!p) this.points.set(visitor, (p = hllPoint(visitor)));
+    return p;
+  }
+
   add(kind: RollupKind, siteId: string, day: string, dim: string, value: string, expireAt: Date, inc: Record<string, number>, visitor?: string): void {
     const id = rollupId(kind, siteId, day, dim, value);
     let c = this.get(id);
@@ -29,7 +38,7 @@ export class Contributions extends Map<string, Contribution> {
     for (const [k, v] of Object.entries(inc)) if (v) c.inc[k] = (c.inc[k] ?? 0) + v;
     if (expireAt > c.expireAt) c.expireAt = expireAt;
     if (visitor !== undefined) {
-      const { index, rank } = hllPoint(visitor);
+      const { index, rank } = this.point(visitor);
       if ((c.hll[index] ?? 0) < rank) c.hll[index] = rank;
     }
   }

@@ -5,8 +5,23 @@
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
+/** Recent answers per zone and quarter hour: every zone's offset is a whole number of quarter hours. */
+const recent = new Map<string, string>();
+const QUARTER_HOUR = 900_000;
+
 /** "YYYY-MM-DD" of `at` in time zone `tz` (UTC when the zone is unknown). */
 export function localDay(at: Date | number, tz = "UTC"): string {
+  const ms = typeof at === "number" ? at : at.getTime();
+  const key = `${tz}|${Math.floor(ms / QUARTER_HOUR)}`;
+  const hit = recent.get(key);
+  if (hit) return hit;
+  const day = formatDay(ms, tz);
+  if (recent.size > 10_000) recent.clear();
+  recent.set(key, day);
+  return day;
+}
+
+function formatDay(at: number, tz: string): string {
   let f = formatters.get(tz);
   if (!f) {
     try {
@@ -37,15 +52,23 @@ export function rollupId(kind: RollupKind, siteId: string, day: string, dim: str
 
 export const clip = (value: string): string => value.slice(0, MAX_VALUE);
 
+const paths = new Map<string, string>();
+
 /** The path of a page URL (what the page dimension groups by), or the URL itself when it does not parse. */
 export function pagePath(url: string | undefined, path?: string): string {
   if (path) return clip(path);
   if (!url) return "(unknown)";
-  try {
-    return clip(new URL(url).pathname);
-  } catch {
-    return clip(url);
+  let p = paths.get(url);
+  if (p === undefined) {
+    try {
+      p = clip(new URL(url).pathname);
+    } catch {
+      p = clip(url);
+    }
+    if (paths.size > 10_000) paths.clear();
+    paths.set(url, p);
   }
+  return p;
 }
 
 /** A referrer's host without `www.`, or "" for none. */

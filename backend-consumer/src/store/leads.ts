@@ -135,21 +135,44 @@ async function linkVisitor(db: Db, event: EventDocument): Promise<void> {
   await db.collection<LeadDocument>(COLLECTIONS.leads).updateMany({ siteId: event.siteId, visitorIds: event.visitorId }, { $set: set });
 }
 
-/** Applies every lead-relevant event (in time order) to its lead. Safe to repeat. */
+/** How many leads are written at once: each lead's events stay in order, different leads need not wait. */
+const LEAD_CONCURRENCY = 16;
+
+/**
+ * Applies every lead-relevant event to its lead. Safe to repeat. The events of one (site, email) go in time
+ * order; different emails go side by side. Identify events without an email (which link traits to a visitor's
+ * leads) go last, in time order, once the leads they may touch exist.
+ */
 export async function applyLeads(db: Db, events: EventDocument[]): Promise<void> {
   const relevant = events
     .filter((e) => e.type === "form_submission" || e.type === "form_interaction" || e.type === "identify")
     .sort((a, b) => a.ts.getTime() - b.ts.getTime());
   if (relevant.length === 0) return;
   const sessions = db.collection<SessionDocument>(COLLECTIONS.sessions);
+  const byLead = new Map<string, { event: EventDocument; touch: LeadTouch }[]>();
+  const links: EventDocument[] = [];
   for (const event of relevant) {
     const touch = leadTouchOf(event);
     if (!touch) {
-      if (event.type === "identify") await linkVisitor(db, event);
+      if (event.type === "identify") links.push(event);
       continue;
     }
-    const leadId = await resolveLeadId(db, event.siteId, touch.email, event.receivedAt, DEDUPE_WINDOW_MS[touch.status]);
-    const session = await sessions.findOne({ _id: sessionKey(event.siteId, event.sessionId) });
-    await mergeIntoLead(db, leadId, touch, event, session);
+    const key = `${event.siteId}|${touch.email}`;
+    let list = byLead.get(key);
+    if (!list) byLead.set(key, (list = []));
+    list.push({ event, touch });
   }
+  const groups = [...byLead.values()];
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < groups.length) {
+      for (const { event, touch } of groups[next++]!) {
+        const leadId = await resolveLeadId(db, event.siteId, touch.email, event.receivedAt, DEDUPE_WINDOW_MS[touch.status]);
+        const session = await sessions.findOne({ _id: sessionKey(event.siteId, event.sessionId) });
+        await mergeIntoLead(db, leadId, touch, event, session);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(LEAD_CONCURRENCY, groups.length) }, worker));
+  for (const event of links) await linkVisitor(db, event);
 }
