@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import type { QueueMessage } from "#contracts";
 import { processBatch } from "../backend-consumer/src/drain/process-batch.ts";
-import { toEventDocuments } from "../backend-consumer/src/store/events.ts";
+import { toEventDocuments, type EventDocument } from "../backend-consumer/src/store/events.ts";
 import { COLLECTIONS, connectMongo, ensureIndexes } from "../backend-consumer/src/store/mongo.ts";
 import { ensureMongo } from "../scripts/lib/mongo.ts";
 import { DATA_DIR } from "../scripts/lib/paths.ts";
@@ -28,7 +28,7 @@ async function round(server: Server, messages: QueueMessage[], how: "raw" | "dra
     const t = performance.now();
     if (how === "raw") {
       const docs = messages.flatMap((m) => toEventDocuments(m));
-      for (let i = 0; i < docs.length; i += BATCH * 50) await mongo.db.collection(COLLECTIONS.events).insertMany(docs.slice(i, i + BATCH * 50), { ordered: false });
+      for (let i = 0; i < docs.length; i += BATCH * 50) await mongo.db.collection<EventDocument>(COLLECTIONS.events).insertMany(docs.slice(i, i + BATCH * 50) as never, { ordered: false });
     } else {
       for (let i = 0; i < messages.length; i += BATCH) {
         const deliveries = messages.slice(i, i + BATCH).map((body, j) => ({ id: `m${i + j}`, body, attempts: 1 }));

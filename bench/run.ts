@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
- * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk).
+ * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -10,6 +10,7 @@ import { configPropagation } from "./config-propagation.ts";
 import { drainThroughput } from "./drain-throughput.ts";
 import { ingestThroughput } from "./ingest.ts";
 import { sdkSize } from "./sdk-size.ts";
+import { statsQueries } from "./stats-query.ts";
 import { e2eLatency } from "./e2e-latency.ts";
 import type { BenchResult } from "./stats.ts";
 
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   drain: () => drainThroughput(),
   ingest: () => ingestThroughput(),
   sdk: () => sdkSize(),
+  stats: () => statsQueries(),
 };
 
 // Benchmarks own .data/bench/mongo: start each run from an empty file, so H2 compaction of earlier runs' data

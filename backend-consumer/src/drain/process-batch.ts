@@ -195,8 +195,8 @@ async function applyEventRollups(db: Db, items: Item[], docs: EventDocument[], o
   const dup = new Set(duplicates);
   const owners = new Map<string, string | undefined>();
   if (dup.size) {
-    const keys = duplicates.map((i) => ({ siteId: docs[i]!.siteId, eventId: docs[i]!.eventId }));
-    const found = await db.collection<EventDocument>(COLLECTIONS.events).find({ $or: keys }, { projection: { siteId: 1, eventId: 1, msg: 1 } }).toArray();
+    const keys = duplicates.map((i) => docs[i]!._id!);
+    const found = await db.collection<EventDocument>(COLLECTIONS.events).find({ _id: { $in: keys } }, { projection: { siteId: 1, eventId: 1, msg: 1 } }).toArray();
     for (const f of found) owners.set(`${f.siteId}|${f.eventId}`, f.msg);
   }
   const byMessage = new Map<string, EventDocument[]>();

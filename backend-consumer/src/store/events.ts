@@ -4,8 +4,9 @@ import { DEFAULT_RETENTION_DAYS, eventTime, type Geo, type QueueMessage, type Tr
 import { redactValue } from "../leads/redact.ts";
 import { COLLECTIONS, DUPLICATE_KEY, writeErrorsOf } from "./mongo.ts";
 
-/** One stored event. `eventId` is the client's id; `(siteId, eventId)` is unique. */
+/** One stored event. `eventId` is the client's id; `(siteId, eventId)` is unique, and `_id` is "site|eventId". */
 export interface EventDocument {
+  _id?: string;
   siteId: string;
   eventId: string;
   type: TrackerEvent["type"];
@@ -45,6 +46,8 @@ export function toEventDocuments(message: QueueMessage, now = new Date()): Event
     const time = eventTime(e.ts, message.receivedAt);
     const clientTs = e.clientTs ?? time.clientTs;
     const doc: EventDocument = {
+      // deterministic, so an event is found by its _id alone (the one lookup every compatible server indexes)
+      _id: `${message.siteId}|${e.id}`,
       siteId: message.siteId,
       eventId: e.id,
       type: e.type,
@@ -86,7 +89,7 @@ export async function insertEvents(db: Db, docs: EventDocument[]): Promise<Inser
   // insertMany mutates its input by adding _id; copy so a retry of the same documents stays clean.
   const batch = docs.map((d) => ({ ...d }));
   try {
-    const res = await db.collection(COLLECTIONS.events).insertMany(batch, { ordered: false });
+    const res = await db.collection<EventDocument>(COLLECTIONS.events).insertMany(batch as never, { ordered: false });
     return { inserted: res.insertedCount, duplicates: 0, duplicateIndexes: [], failed: [] };
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;

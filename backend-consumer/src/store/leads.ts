@@ -119,11 +119,17 @@ async function mergeIntoLead(db: Db, leadId: string, touch: LeadTouch, event: Ev
     },
     { upsert: true },
   );
-  // Upgrade only: a partial after a submission leaves the lead submitted.
-  await leads.updateOne(
-    { _id: leadId, statusRank: { $lt: STATUS_RANK[touch.status] } },
-    { $set: { status: touch.status, statusRank: STATUS_RANK[touch.status], quality: QUALITY_OF[touch.status] } },
-  );
+  // Upgrade only: a partial after a submission leaves the lead submitted. Compare-and-set on the rank read, so a
+  // concurrent downgrade can never win (and the filter names exactly the keys of a unique index).
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const current = await leads.findOne({ _id: leadId }, { projection: { statusRank: 1 } });
+    if (!current || current.statusRank >= STATUS_RANK[touch.status]) return;
+    const res = await leads.updateOne(
+      { _id: leadId, statusRank: current.statusRank },
+      { $set: { status: touch.status, statusRank: STATUS_RANK[touch.status], quality: QUALITY_OF[touch.status] } },
+    );
+    if (res.modifiedCount === 1) return;
+  }
 }
 
 /** `identify` without an email links traits to the leads this visitor already has. */

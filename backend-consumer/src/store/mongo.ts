@@ -50,6 +50,7 @@ export const INDEXES = {
     { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
   ],
   sessions: [
+    { key: { _id: 1, v: 1 }, name: "id_version", unique: true },
     { key: { siteId: 1, startedAt: -1 }, name: "site_started" },
     { key: { visitorId: 1 }, name: "visitor" },
     // the visit finalizer's queue: sessions not yet rolled up, oldest end first
@@ -57,11 +58,18 @@ export const INDEXES = {
     { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
   ],
   rollups: [
+    { key: { _id: 1, v: 1 }, name: "id_version", unique: true },
     { key: { kind: 1, siteId: 1, dim: 1, day: 1 }, name: "kind_site_dim_day" },
     { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
   ],
   rollup_runs: [{ key: { state: 1, at: 1 }, name: "state_at" }],
+  // exact-key unique indexes for the compare-and-set filters (the test server uses only those)
+  lead_keys: [
+    { key: { _id: 1, leadId: 1 }, name: "id_lead", unique: true },
+    { key: { _id: 1, leadId: 1, lastAt: 1 }, name: "id_lead_last", unique: true },
+  ],
   leads: [
+    { key: { _id: 1, statusRank: 1 }, name: "id_rank", unique: true },
     { key: { siteId: 1, createdAt: -1 }, name: "site_created" },
     { key: { siteId: 1, email: 1 }, name: "site_email" },
     { key: { siteId: 1, status: 1, createdAt: -1 }, name: "site_status_created" },

@@ -1,20 +1,23 @@
 /**
- * Sessions: one document per (site, session id), upserted from the events of each batch. Counters must survive
- * redelivery and concurrent drains, so every update is guarded by the event ids it applies: the session keeps the
- * ids of its last RECENT_IDS events and an update only matches if none of its ids is among them. A guarded upsert
- * that collides (duplicate _id) means some ids were applied already; the remainder is applied in a second round.
+ * Sessions: one document per (site, session id), written from the events of each batch. Counters must survive
+ * redelivery and concurrent drains, so each event is applied once: the session keeps the ids of its last
+ * RECENT_IDS events, and only events not among them are applied, in a write conditioned on the version read
+ * (store/versioned.ts), so a concurrent writer makes the remainder be worked out again.
  */
 import Bowser from "bowser";
-import { MongoServerError, type AnyBulkWriteOperation, type Db } from "mongodb";
+import type { Db } from "mongodb";
 import type { Attribution } from "#contracts";
 import type { EventDocument } from "./events.ts";
-import { COLLECTIONS, DUPLICATE_KEY, writeErrorsOf } from "./mongo.ts";
+import { COLLECTIONS } from "./mongo.ts";
+import { applyVersioned, type Step } from "./versioned.ts";
 
 /** How many recent event ids a session remembers for idempotency; redeliveries arrive far sooner than this. */
 export const RECENT_IDS = 1000;
 
 export interface SessionDocument {
   _id: string;
+  /** Write version (store/versioned.ts). */
+  v?: number;
   siteId: string;
   sessionId: string;
   visitorId: string;
@@ -55,18 +58,26 @@ export function parseUserAgent(ua: string | null): { device?: string; browser?: 
   }
 }
 
-/** The update for one session from a group of its events (all ids in `events` are applied together). */
-function sessionUpdate(events: EventDocument[], now: Date, timezone: string | undefined): { filter: Record<string, unknown>; update: Record<string, unknown>; upsert: true } {
+/** What applying `events` (none of them applied yet) to `current` (null: a new session) writes. */
+function sessionStep(current: SessionDocument | null, events: EventDocument[], now: Date, timezone: string | undefined): Step<SessionDocument> {
   const first = events[0]!;
   const ids = events.map((e) => e.eventId);
   const ts = events.map((e) => e.ts.getTime());
   const pages = events.filter((e) => e.type === "page_view" && e.page?.url).map((e) => ({ url: e.page!.url, at: e.ts }));
   const start = events.find((e) => e.type === "session_start" && e.attribution);
   const expireAt = new Date(Math.max(...events.map((e) => e.expireAt.getTime())));
-  return {
-    filter: { _id: sessionKey(first.siteId, first.sessionId), recentEventIds: { $nin: ids } },
-    update: {
-      $setOnInsert: {
+  const startedAt = new Date(Math.min(...ts, current?.startedAt.getTime() ?? Infinity));
+  const endedAt = new Date(Math.max(...ts, current?.endedAt.getTime() ?? -Infinity));
+  const counts = {
+    eventCount: events.length,
+    pageViews: events.filter((e) => e.type === "page_view").length,
+    formSubmissions: events.filter((e) => e.type === "form_submission").length,
+  };
+  const origin = start ? { attribution: start.attribution, landingPage: start.attribution!.landingPage, referrer: start.attribution!.referrer } : {};
+  if (!current) {
+    return {
+      insert: {
+        _id: sessionKey(first.siteId, first.sessionId),
         siteId: first.siteId,
         sessionId: first.sessionId,
         visitorId: first.visitorId,
@@ -75,26 +86,28 @@ function sessionUpdate(events: EventDocument[], now: Date, timezone: string | un
         geo: first.geo,
         createdAt: now,
         ...(timezone ? { timezone } : {}),
-      },
-      $min: { startedAt: new Date(Math.min(...ts)) },
-      $max: { endedAt: new Date(Math.max(...ts)), expireAt },
-      $inc: {
-        eventCount: events.length,
-        pageViews: events.filter((e) => e.type === "page_view").length,
-        formSubmissions: events.filter((e) => e.type === "form_submission").length,
-      },
+        startedAt,
+        endedAt,
+        durationMs: endedAt.getTime() - startedAt.getTime(),
+        ...counts,
+        pages: pages.slice(-100),
+        recentEventIds: ids.slice(-RECENT_IDS),
+        expireAt,
+        updatedAt: now,
+        ...origin,
+      } as SessionDocument,
+    };
+  }
+  return {
+    update: {
+      $set: { startedAt, endedAt, durationMs: endedAt.getTime() - startedAt.getTime(), updatedAt: now, ...origin },
+      $max: { expireAt },
+      $inc: counts,
       $push: {
         recentEventIds: { $each: ids, $slice: -RECENT_IDS },
         ...(pages.length ? { pages: { $each: pages, $slice: -100 } } : {}),
       },
-      $set: {
-        updatedAt: now,
-        ...(start
-          ? { attribution: start.attribution, landingPage: start.attribution!.landingPage, referrer: start.attribution!.referrer }
-          : {}),
-      },
-    },
-    upsert: true,
+    } as never,
   };
 }
 
@@ -112,46 +125,10 @@ function groupBySession(events: EventDocument[]): Map<string, EventDocument[]> {
 
 /** Applies the events to their sessions exactly once, whatever was applied before. */
 export async function applySessions(db: Db, events: EventDocument[], now = new Date(), timezones: Map<string, string> = new Map()): Promise<void> {
-  const sessions = db.collection<SessionDocument>(COLLECTIONS.sessions);
-  let groups = groupBySession(events);
-  for (let round = 0; round < 5 && groups.size > 0; round++) {
-    const ops = [...groups.values()].map((g) => ({ updateOne: sessionUpdate(g, now, timezones.get(g[0]!.siteId)) }));
-    const collided = new Set<string>();
-    try {
-      await sessions.bulkWrite(ops as AnyBulkWriteOperation<SessionDocument>[], { ordered: false });
-    } catch (err) {
-      const list = writeErrorsOf(err);
-      if (list.length === 0 || list.some((w) => w.code !== DUPLICATE_KEY)) throw err;
-      for (const w of list) collided.add([...groups.keys()][w.index]!);
-    }
-    if (collided.size === 0) break;
-    // Some ids of these groups were applied already: apply only the rest.
-    const docs = await sessions.find({ _id: { $in: [...collided] } }, { projection: { recentEventIds: 1 } }).toArray();
-    const applied = new Map(docs.map((d) => [d._id, new Set(d.recentEventIds)]));
-    const next = new Map<string, EventDocument[]>();
-    for (const key of collided) {
-      const rest = groups.get(key)!.filter((e) => !applied.get(key)?.has(e.eventId));
-      if (rest.length) next.set(key, rest);
-    }
-    groups = next;
-    if (round === 4 && groups.size) throw new MongoServerError({ message: "session update kept colliding", code: DUPLICATE_KEY });
-  }
-  await refreshDurations(db, [...new Set(events.map((e) => sessionKey(e.siteId, e.sessionId)))]);
-}
-
-/** durationMs = endedAt − startedAt, recomputed from the stored bounds (idempotent). */
-async function refreshDurations(db: Db, keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
-  const sessions = db.collection<SessionDocument>(COLLECTIONS.sessions);
-  const docs = await sessions.find({ _id: { $in: keys } }, { projection: { startedAt: 1, endedAt: 1, durationMs: 1 } }).toArray();
-  const ops = docs
-    .filter((d) => d.endedAt.getTime() - d.startedAt.getTime() !== d.durationMs)
-    .map((d) => ({
-      updateOne: {
-        // Only if the bounds are still those read: a concurrent drain that moved them recomputes for itself.
-        filter: { _id: d._id, startedAt: d.startedAt, endedAt: d.endedAt },
-        update: { $set: { durationMs: d.endedAt.getTime() - d.startedAt.getTime() } },
-      },
-    }));
-  if (ops.length) await sessions.bulkWrite(ops, { ordered: false });
+  const groups = groupBySession(events);
+  await applyVersioned(db.collection<SessionDocument>(COLLECTIONS.sessions), groups, (current, group) => {
+    const applied = new Set(current?.recentEventIds ?? []);
+    const rest = group.filter((e) => !applied.has(e.eventId));
+    return rest.length ? sessionStep(current, rest, now, timezones.get(rest[0]!.siteId)) : null;
+  });
 }

@@ -1,10 +1,10 @@
 /**
- * Answers a planned stats query from the rollups (never from raw events): one `$group` per rollup kind over the
- * scope's sites, the range's days and the dimension's values, summing counters and taking the maximum of each
- * visitor-sketch register; leads metrics from the leads collection. Weeks and months are folded from days here.
- * Only standard operators (`$match`, `$group`, `$sum`, `$max`), so the embedded server answers as MongoDB does.
+ * Answers a planned stats query from the rollups (never from raw events): the rollup documents of the scope's
+ * sites, the range's days and the dimension are read by `_id` (see findRollups) and folded here, summing counters
+ * and taking the maximum of each visitor-sketch register; leads metrics come from the leads collection. Weeks and
+ * months are folded from days. Plain finds on `_id`: the embedded server answers as MongoDB does, and as fast.
  */
-import type { Db, Document } from "mongodb";
+import type { Db } from "mongodb";
 import { HLL_REGISTERS, estimate } from "../../rollups/hll.ts";
 import { DIRECT, localDay, pagePath, referrerHost, visitSource } from "../../rollups/keys.ts";
 import type { RollupDocument } from "../../rollups/store.ts";
@@ -72,35 +72,46 @@ function sources(q: StatsQuery, plan: Plan): { kinds: Set<"e" | "v">; visitorsFr
   return { kinds, visitorsFrom, leads };
 }
 
-function valueMatch(q: StatsQuery): Document | undefined {
-  const conds: Document[] = [];
-  for (const [op, , values] of q.filters) {
-    if (op === "is") conds.push({ value: { $in: values } });
-    else if (op === "is_not") conds.push({ value: { $nin: values } });
-    else conds.push({ $or: values.map((v) => ({ value: { $regex: v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), $options: "i" } })) });
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** Every local day of the range, in order. */
+function daysOf(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
+/**
+ * The rollup documents of a kind, sites, days and dimension, found by `_id` only: the site totals by their exact
+ * ids, dimension values by an anchored pattern on the id. The test server uses an index for nothing else (see
+ * store/versioned.ts), and MongoDB walks the `_id` index for both.
+ */
+async function findRollups(db: Db, kind: "e" | "v", siteIds: string[], days: string[], dim: string, withSketch: boolean): Promise<RollupDocument[]> {
+  const rollups = db.collection<RollupDocument>(COLLECTIONS.rollups);
+  const projection = { day: 1, value: 1, c: 1, ...(withSketch ? { h: 1 } : {}) };
+  if (dim === "") {
+    const ids = siteIds.flatMap((site) => days.map((day) => `${kind}|${site}|${day}||`));
+    return rollups.find({ _id: { $in: ids } }, { projection }).toArray() as Promise<RollupDocument[]>;
   }
-  return conds.length ? { $and: conds } : undefined;
+  const pattern = new RegExp(`^${kind}\\|(${siteIds.map(escapeRegex).join("|")})\\|(${days.join("|")})\\|${escapeRegex(dim)}\\|`);
+  return rollups.find({ _id: pattern }, { projection }).toArray() as Promise<RollupDocument[]>;
 }
 
 async function fromRollups(db: Db, kind: "e" | "v", siteIds: string[], q: StatsQuery, plan: Plan, withSketch: boolean): Promise<Map<string, Row>> {
   const dim = plan.dimension && DIMENSIONS[plan.dimension].kind === kind ? DIMENSIONS[plan.dimension].dim : "";
-  const match: Document = { kind, siteId: { $in: siteIds }, dim, day: { $gte: plan.from, $lte: plan.to }, ...(dim ? (valueMatch(q) ?? {}) : {}) };
   const byValue = dim !== "" && plan.breakdown;
-  const group: Document = { _id: { ...(byValue ? { v: "$value" } : {}), ...(plan.time ? { d: "$day" } : {}) } };
-  for (const c of COUNTERS[kind]) group[c] = { $sum: `$c.${c}` };
-  if (withSketch) for (let i = 0; i < HLL_REGISTERS; i++) group[`h${i}`] = { $max: `$h.${i}` };
-  const groups = await db.collection<RollupDocument>(COLLECTIONS.rollups).aggregate([{ $match: match }, { $group: group }], { allowDiskUse: true }).toArray();
+  const docs = await findRollups(db, kind, siteIds, daysOf(plan.from, plan.to), dim, withSketch);
   const rows = new Map<string, Row>();
-  for (const g of groups) {
-    const id = g._id as { v?: string; d?: string };
-    const time = plan.time && id.d ? bucketOf(id.d, plan.time) : undefined;
-    const key = JSON.stringify([time ?? null, id.v ?? null]);
+  for (const d of docs) {
+    if (dim && !passesFilters(d.value, q)) continue;
+    const time = plan.time ? bucketOf(d.day, plan.time) : undefined;
+    const key = JSON.stringify([time ?? null, byValue ? d.value : null]);
     let row = rows.get(key);
-    if (!row) rows.set(key, (row = { ...(time ? { time } : {}), ...(byValue ? { value: id.v } : {}), e: {}, v: {}, leads: 0, partial: 0 }));
-    for (const c of COUNTERS[kind]) row[kind][c] = (row[kind][c] ?? 0) + Number(g[c] ?? 0);
+    if (!row) rows.set(key, (row = { ...(time ? { time } : {}), ...(byValue ? { value: d.value } : {}), e: {}, v: {}, leads: 0, partial: 0 }));
+    for (const c of COUNTERS[kind]) row[kind][c] = (row[kind][c] ?? 0) + Number(d.c?.[c] ?? 0);
     if (withSketch) {
       row.h ??= new Array<number>(HLL_REGISTERS).fill(0);
-      for (let i = 0; i < HLL_REGISTERS; i++) row.h[i] = Math.max(row.h[i]!, Number(g[`h${i}`] ?? 0));
+      for (const [i, r] of Object.entries(d.h ?? {})) if (r > row.h[Number(i)]!) row.h[Number(i)] = r;
     }
   }
   return rows;
