@@ -58,6 +58,11 @@ export const siteConfigSchema = z.object({
   timezone: z.string().min(1).optional(),
   debug: z.boolean(),
   allowedOrigins: z.array(z.string()),
+  /**
+   * Hex SHA-256 of the site's server secret keys: a request that carries one (Authorization: Bearer) needs no
+   * Origin. Never served to browsers (the loader and /v1/config leave it out).
+   */
+  serverKeyHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
   forms: z.array(configFormSchema),
 });
 
@@ -66,5 +71,11 @@ export type SiteConfig = z.infer<typeof siteConfigSchema>;
 export type ConfigForm = z.infer<typeof configFormSchema>;
 export type ConfigField = z.infer<typeof configFieldSchema>;
 
-/** The KV key of a site's compiled config. */
-export const configKey = (siteKey: string): string => `site:${siteKey}`;
+/** The config as browsers may see it: without what only the edge needs. */
+export function publicConfig(config: SiteConfig): SiteConfig {
+  const { serverKeyHashes: _hidden, ...rest } = config;
+  return rest;
+}
+
+/** The KV key of a site's compiled config (site keys are lower-case everywhere). */
+export const configKey = (siteKey: string): string => `site:${siteKey.toLowerCase()}`;

@@ -90,7 +90,7 @@ describe("sites", () => {
       allowedOrigins: ["https://shop.example"],
       settings: { consentMode: "opt-in" },
     });
-    expect(res.body.siteKey).toMatch(/^sk_[A-Za-z0-9_-]{20}$/);
+    expect(res.body.siteKey).toMatch(/^sk_[a-z2-7]{24}$/);
     expect(res.body.createdAt).toMatch(ISO);
     expect(res.body.updatedAt).toMatch(ISO);
     const [row] = await maria.db.select().from(sites).where(eq(sites.id, res.body.id as string));

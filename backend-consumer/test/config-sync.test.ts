@@ -115,14 +115,19 @@ describe("config sync", () => {
     expect((await syncPending(deps)).written).toEqual([SITE]);
   });
 
-  it("moves the config when a site key changes, deleting the old key", async () => {
-    await db.sql("UPDATE sites SET site_key = 'sync-site-2' WHERE id = ?", [DEMO.siteId]);
+  it("moves the config when a site key changes, deleting the old key, which is never issued again", async () => {
+    const id = crypto.randomUUID();
+    await db.sql("INSERT INTO sites (id, tenant_id, location_id, name, domain, site_key) VALUES (?, ?, ?, 'Mover', 'm.example', 'Move-Me')", [id, DEMO.tenantId, DEMO.locationId]);
+    expect((await syncPending(deps)).written).toEqual(["move-me"]); // keys are lower-case everywhere
+    await db.sql("UPDATE sites SET site_key = 'move-me-2' WHERE id = ?", [id]);
     const result = await syncPending(deps);
-    expect(result.written).toEqual(["sync-site-2"]);
-    expect(result.deleted).toEqual([SITE]);
-    expect(await served(SITE)).toBeNull();
-    expect((await served("sync-site-2"))!.siteId).toBe(DEMO.siteId);
-    await db.sql("UPDATE sites SET site_key = ? WHERE id = ?", [SITE, DEMO.siteId]);
+    expect(result.written).toEqual(["move-me-2"]);
+    expect(result.deleted).toEqual(["move-me"]);
+    expect(await served("move-me")).toBeNull();
+    expect((await served("MOVE-ME-2"))!.siteId).toBe(id);
+    // the retired key belongs to that site forever: not even SQL can give it to another, in any case
+    await expect(db.sql("INSERT INTO sites (id, tenant_id, location_id, name, domain, site_key) VALUES (UUID(), ?, ?, 'Thief', 't.example', 'MOVE-ME')", [DEMO.tenantId, DEMO.locationId])).rejects.toThrow(/Duplicate/);
+    await db.sql("DELETE FROM sites WHERE id = ?", [id]);
     await syncPending(deps);
   });
 

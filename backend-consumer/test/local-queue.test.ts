@@ -39,7 +39,7 @@ describe("local queue semantics", () => {
     const res = await fetch(`${stack.edge.url}/v1/events`, {
       method: "POST",
       body: JSON.stringify({ siteKey: "demo-site", events: [event] }),
-      headers: { "content-type": "text/plain" },
+      headers: { "content-type": "text/plain", origin: stack.demoUrl.replace(/\/$/, "") },
     });
     expect(res.status).toBe(202);
 

@@ -104,7 +104,8 @@ async function sendThroughEdge(count: number): Promise<Sent> {
     }
     sent.refused += poison.size;
     const toB = r % 2 === 1;
-    requests.push(() => post(toB ? B_KEY : "demo-site", toB ? undefined : stack.demoUrl.replace(/\/$/, ""), events, poison, `198.19.${(r >> 8) & 255}.${r & 255}`));
+    // B's allowlist is empty (any origin), but a browser still sends one
+    requests.push(() => post(toB ? B_KEY : "demo-site", toB ? "https://b.example" : stack.demoUrl.replace(/\/$/, ""), events, poison, `198.19.${(r >> 8) & 255}.${r & 255}`));
   }
   let next = 0;
   await Promise.all(Array.from({ length: 6 }, async () => {

@@ -279,3 +279,28 @@ describe("forms: partial leads and multi-step forms", () => {
     expect(events("form_interaction")).toHaveLength(1);
   });
 });
+
+describe("glob", () => {
+  it.each([
+    ["", "", true],
+    ["*", "", true],
+    ["*", "https://a.example/x", true],
+    ["/contact", "/contact", true],
+    ["/contact", "/contact/", false],
+    ["/blog/*", "/blog/post-1", true],
+    ["/blog/*", "/blog", false],
+    ["*/checkout/*/done", "https://shop.example/checkout/42/done", true],
+    ["*/checkout/*/done", "https://shop.example/checkout/42/donex", false],
+    ["a*b*c", "abc", true],
+    ["a*b*c", "aXbYcZ", false],
+    ["*.html", "/page.html", true],
+    ["(x)[y]?+", "(x)[y]?+", true], // no character but * is special
+  ])("%s ~ %s → %s", (pattern, text, expected) => {
+    expect(forms.glob(pattern, text)).toBe(expected);
+  });
+
+  it("answers the pattern that made a regular expression backtrack for 45 s, over a long URL, many times over", () => {
+    const url = `https://shop.example/${"a".repeat(4000)}`;
+    for (let i = 0; i < 100; i++) expect(forms.glob("*a*a*a*a*a*a*a*b", url)).toBe(false);
+  });
+});

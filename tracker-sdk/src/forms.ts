@@ -41,11 +41,34 @@ let deciding: [TrackerEvent, Event, number][] = [];
 /** Cancelled submits waiting for the page's own request: [event, performance.now() at submit]. */
 let awaiting: [TrackerEvent, number][] = [];
 
-/** `*` matches any run of characters; the pattern applies to the whole URL or the path. */
-function urlMatches(pattern: string): boolean {
-  const re = RegExp(`^${pattern.replace(/\W/g, (c) => (c == "*" ? ".*" : `\\${c}`))}$`);
-  return !pattern || re.test(location.href) || re.test(location.pathname);
+/**
+ * `*` matches any run of characters, against the whole string. One resume point, no backtracking: at most
+ * pattern × text steps, whatever the pattern (a RegExp of `*a*a*a…b` backtracks exponentially).
+ */
+export function glob(p: string, s: string): boolean {
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let mark = 0;
+  while (j < s.length) {
+    if (p[i] == "*") {
+      star = i++;
+      mark = j;
+    } else if (p[i] == s[j]) {
+      i++;
+      j++;
+    } else if (star < 0) return false;
+    else {
+      i = star + 1;
+      j = ++mark;
+    }
+  }
+  while (p[i] == "*") i++;
+  return i == p.length;
 }
+
+/** The pattern applies to the whole URL or the path; empty matches every page. */
+const urlMatches = (pattern: string): boolean => !pattern || glob(pattern, location.href) || glob(pattern, location.pathname);
 
 /** The form's id and name for events, or undefined when it is not tracked. */
 export function matchForm(form: HTMLFormElement): Match | undefined {

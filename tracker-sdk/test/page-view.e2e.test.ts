@@ -80,7 +80,7 @@ describe("page view, browser to MongoDB", () => {
     const body = JSON.stringify({ siteKey: "demo-site", events: [event] });
     const before = await queueStats(stack);
     for (let i = 0; i < 2; i++) {
-      const res = await fetch(`${stack.edge.url}/v1/events`, { method: "POST", body, headers: { "content-type": "text/plain" } });
+      const res = await fetch(`${stack.edge.url}/v1/events`, { method: "POST", body, headers: { "content-type": "text/plain", origin: stack.demoUrl.replace(/\/$/, "") } });
       expect(res.status).toBe(202);
     }
     // Both requests became their own queue message; wait until the backend has acked both.

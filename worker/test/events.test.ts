@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_REQUEST_BYTES, type QueueMessage } from "#contracts";
-import { makeEvent, postEvents, putSites, siteConfig, spyOnQueue, call } from "./helpers.ts";
+import { makeEvent, PAGE_ORIGIN, postEvents, putSites, siteConfig, spyOnQueue, call } from "./helpers.ts";
 
 beforeEach(async () => {
   await putSites(siteConfig("site-a"), siteConfig("a"), siteConfig("shop", { allowedOrigins: ["https://shop.example"] }));
@@ -30,7 +30,7 @@ describe("POST /v1/events", () => {
 
   it("accepts application/json", async () => {
     const send = spyOnQueue();
-    const res = await postEvents({ siteKey: "site-a", events: [makeEvent()] }, { "content-type": "application/json; charset=utf-8" });
+    const res = await postEvents({ siteKey: "site-a", events: [makeEvent()] }, { "content-type": "application/json; charset=utf-8", origin: PAGE_ORIGIN });
     expect(res.status).toBe(202);
     expect(send).toHaveBeenCalledTimes(1);
   });
@@ -68,7 +68,7 @@ describe("POST /v1/events", () => {
     const send = spyOnQueue();
     await postEvents(
       { siteKey: "site-a", events: [makeEvent()] },
-      { "content-type": "text/plain", "cf-connecting-ip": "203.0.113.77", "user-agent": "TestAgent/1.0" },
+      { "content-type": "text/plain", "cf-connecting-ip": "203.0.113.77", "user-agent": "TestAgent/1.0", origin: PAGE_ORIGIN },
     );
     const msg = send.mock.calls[0]![0] as QueueMessage;
     expect(msg.ip).toBe("203.0.113.0");
@@ -139,6 +139,28 @@ describe("POST /v1/events", () => {
     expect(allowed.status).toBe(202);
   });
 
+  it("refuses a request without Origin (not a browser) unless it carries one of the site's secret keys", async () => {
+    const secret = "sks_test-secret-of-the-server";
+    const hash = [...new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    await putSites(siteConfig("server-site", { allowedOrigins: ["https://shop.example"], serverKeyHashes: [hash] }));
+    const send = spyOnQueue();
+    const body = { siteKey: "server-site", events: [makeEvent()] };
+    const bare = await postEvents(body, { "content-type": "text/plain" });
+    expect(bare.status).toBe(403);
+    expect(await bare.json()).toMatchObject({ error: "origin_required" });
+    const wrongKey = await postEvents(body, { "content-type": "text/plain", authorization: "Bearer sks_guess" });
+    expect(wrongKey.status).toBe(401);
+    expect(await wrongKey.json()).toMatchObject({ error: "invalid_server_key" });
+    // the public site key is no secret: naming it as one changes nothing
+    expect((await postEvents(body, { "content-type": "text/plain", authorization: "Bearer server-site" })).status).toBe(401);
+    expect(send).not.toHaveBeenCalled();
+    const server = await postEvents(body, { "content-type": "text/plain", authorization: `Bearer ${secret}` });
+    expect(server.status).toBe(202);
+    // and the hashes never reach a browser
+    expect(await (await call("/s/server-site.js")).text()).not.toContain(hash);
+    expect(await (await call("/v1/config/server-site")).json()).not.toHaveProperty("serverKeyHashes");
+  });
+
   it("rate-limits one client of a site with 429 and a Retry-After the page can read", async () => {
     const statuses: number[] = [];
     let limited: Response | undefined;
@@ -157,7 +179,7 @@ describe("POST /v1/events", () => {
     expect(limited!.headers.get("access-control-expose-headers")).toContain("Retry-After");
     expect(await limited!.json()).toMatchObject({ error: "rate_limited", retryAfter: 10 });
     // Another client of the same site is not affected.
-    const other = await postEvents({ siteKey: "site-a", events: [makeEvent()] }, { "content-type": "text/plain", "cf-connecting-ip": "198.51.100.10" });
+    const other = await postEvents({ siteKey: "site-a", events: [makeEvent()] }, { "content-type": "text/plain", "cf-connecting-ip": "198.51.100.10", origin: PAGE_ORIGIN });
     expect(other.status).toBe(202);
   });
 

@@ -82,7 +82,9 @@ function makeCase(): Case {
     "content-type": pick(["text/plain", "application/json", "text/plain;charset=UTF-8", "application/json; charset=utf-8", "", "application/xml", "multipart/form-data", "TEXT/PLAIN"]),
     "cf-connecting-ip": `203.0.${int(256)}.${int(256)}`,
   };
-  if (rand() < 0.3) headers.origin = pick(["https://shop.example", "null", "https://evil.example", ""]);
+  // browsers always send Origin: most requests do; some carry odd ones, and a few none (refused: not a browser)
+  headers.origin = rand() < 0.7 ? "https://shop.example" : pick(["https://shop.example", "null", "https://evil.example", "", "https://x.example"]);
+  if (rand() < 0.05) delete headers.origin;
   const siteKey = rand() < 0.95 ? pick(SITES) : pick(["", "nope", 42, null, "x".repeat(100)] as unknown[]);
   const kind = int(10);
   const path = kind === 9 ? pick(["/v1/events/", "/v1/events?x=1", "/v1/Events", "/v1/events/../events", "/v1/eventsx"]) : "/v1/events";

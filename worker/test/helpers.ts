@@ -25,7 +25,11 @@ export async function call(path: string, init: RequestInit = {}): Promise<Respon
   return worker.fetch(new Request(`${ORIGIN}${path}`, init) as Request<unknown, IncomingRequestCfProperties>, env, ctx);
 }
 
-export function postEvents(body: unknown, headers: Record<string, string> = { "content-type": "text/plain" }): Promise<Response> {
+/** A page's origin, as a browser sends it on every post (sites in these tests allow every origin unless they say). */
+export const PAGE_ORIGIN = "https://shop.example";
+
+/** Posts a batch as a browser on PAGE_ORIGIN would; `headers` replace the defaults (so a test can leave Origin out). */
+export function postEvents(body: unknown, headers: Record<string, string> = { "content-type": "text/plain", origin: PAGE_ORIGIN }): Promise<Response> {
   return call("/v1/events", { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers });
 }
 

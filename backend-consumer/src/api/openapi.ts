@@ -6,6 +6,7 @@
 import type { Env, Hono, Schema } from "hono";
 import { z } from "zod";
 import { fieldOutSchema, formOutSchema, locationOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
+import { secretCreatedSchema, secretOutSchema } from "./admin/secrets.ts";
 import { leadPatchSchema } from "./leads/index.ts";
 import { statsQuerySchema } from "./stats/schema.ts";
 import { leadOutSchema } from "./leads/out.ts";
@@ -80,6 +81,18 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
   { method: "get", path: "/users/{userId}", tag: "Users", summary: "Read a user", response: "User", status: 200, agencyOnly: true },
   { method: "patch", path: "/users/{userId}", tag: "Users", summary: "Update a user", body: "UserPatch", response: "User", status: 200, agencyOnly: true, conflict: "The email is taken." },
   { method: "delete", path: "/users/{userId}", tag: "Users", summary: "Delete a user", response: "Deleted", status: 200, agencyOnly: true },
+  { method: "get", path: "/sites/{siteId}/secret-keys", tag: "Sites", summary: "List a site's server secret keys (never the secrets)", response: { list: "SecretKey" }, status: 200, agencyOnly: true },
+  {
+    method: "post",
+    path: "/sites/{siteId}/secret-keys",
+    tag: "Sites",
+    summary: "Create a server secret key",
+    description: "For servers sending events (Authorization: Bearer <secret>) instead of a browser's Origin. The secret is in this answer only.",
+    response: "SecretKeyCreated",
+    status: 201,
+    agencyOnly: true,
+  },
+  { method: "delete", path: "/secret-keys/{secretId}", tag: "Sites", summary: "Revoke a server secret key", response: "Revoked", status: 200, agencyOnly: true },
   {
     method: "get",
     path: "/leads",
@@ -152,6 +165,9 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   UserPatch: userPatchSchema,
 };
 const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
+  SecretKey: secretOutSchema,
+  SecretKeyCreated: secretCreatedSchema,
+  Revoked: z.object({ id: z.string(), revoked: z.literal(true) }),
   StatsResult: z.object({
     results: z.array(z.object({ dimensions: z.array(z.string()), metrics: z.array(z.number().nullable()) })),
     meta: z.object({
@@ -163,7 +179,7 @@ const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
       visitors_standard_error: z.number(),
     }),
   }),
-  Lead: leadOutSchema.omit({ fields: true, traits: true, clickIds: true, history: true }),
+  Lead: leadOutSchema.omit({ fields: true, traits: true, clickIds: true, history: true, conflicts: true, submissions: true }),
   LeadDetail: leadOutSchema,
   LeadWithTimeline: leadOutSchema.extend({ timeline: z.object({ items: z.array(timelineItemSchema), nextCursor: z.string().nullable() }) }),
   Location: locationOutSchema,

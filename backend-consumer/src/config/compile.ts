@@ -1,9 +1,9 @@
 /** Loads one site's configuration from MariaDB and compiles it into the KV contract. */
 import { createHash } from "node:crypto";
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, isNull } from "drizzle-orm";
 import { DEFAULT_FEATURES, DEFAULT_RETENTION_DAYS, siteConfigSchema, siteSettingsSchema, type SiteConfig } from "#contracts";
 import type { ConfigDb } from "./db.ts";
-import { fields, forms, locations, sites } from "./schema.ts";
+import { fields, forms, locations, sites, siteSecrets } from "./schema.ts";
 
 export interface SiteBundle {
   site: typeof sites.$inferSelect;
@@ -11,6 +11,8 @@ export interface SiteBundle {
   locationTimezone: string;
   forms: (typeof forms.$inferSelect)[];
   fields: (typeof fields.$inferSelect)[];
+  /** Hashes of the site's server secret keys that are not revoked. */
+  secretHashes: string[];
 }
 
 /** The site with this key and its active forms and their fields, or null if no such site exists. */
@@ -35,7 +37,8 @@ export async function loadSiteBundle(db: ConfigDb, siteKey: string): Promise<Sit
         .where(inArray(fields.formId, siteForms.map((f) => f.id)))
         .orderBy(asc(fields.displayOrder), asc(fields.createdAt), asc(fields.id))
     : [];
-  return { site, locationTimezone, forms: siteForms, fields: formFields };
+  const secrets = await db.select({ hash: siteSecrets.hash }).from(siteSecrets).where(and(eq(siteSecrets.siteId, site.id), isNull(siteSecrets.revokedAt)));
+  return { site, locationTimezone, forms: siteForms, fields: formFields, secretHashes: secrets.map((s) => s.hash).sort() };
 }
 
 /**
@@ -62,6 +65,7 @@ export function compileSiteConfig(bundle: SiteBundle, version: number): SiteConf
     timezone,
     debug: settings.debug ?? false,
     allowedOrigins: Array.isArray(bundle.site.allowedOrigins) ? bundle.site.allowedOrigins.filter((o) => typeof o === "string") : [],
+    ...(bundle.secretHashes.length ? { serverKeyHashes: bundle.secretHashes } : {}),
     forms: bundle.forms.map((form) => ({
       id: form.id,
       name: form.name,

@@ -216,3 +216,36 @@ export const configQuarantine = mysqlTable("config_quarantine", {
   reason: varchar("reason", { length: 2000 }).notNull(),
   since: datetime("since", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
 });
+
+/**
+ * Every site key ever issued, lower-case: a key belongs to one site forever. Written by triggers (so a direct SQL
+ * edit is covered too): a site's key is registered when it is set and retired (not deleted) when it changes or the
+ * site is deleted; the primary key makes issuing it again to anyone fail.
+ */
+export const siteKeys = mysqlTable("site_keys", {
+  siteKey: varchar("site_key", { length: 64 }).primaryKey(),
+  siteId: varchar("site_id", { length: 36 }).notNull(),
+  issuedAt: datetime("issued_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+  retiredAt: datetime("retired_at", { fsp: 3 }),
+});
+
+/**
+ * Server-side secret keys of a site: what a server (not a browser) sends events with, in `Authorization: Bearer`.
+ * Only a SHA-256 hash is kept (and compiled into the edge config); the secret is shown once, at creation.
+ */
+export const siteSecrets = mysqlTable(
+  "site_secrets",
+  {
+    id: id(),
+    siteId: varchar("site_id", { length: 36 })
+      .notNull()
+      .references(() => sites.id, { onDelete: "cascade" }),
+    /** Hex SHA-256 of the secret. */
+    hash: varchar("hash", { length: 64 }).notNull(),
+    /** The secret's first characters, to tell keys apart in lists. */
+    prefix: varchar("prefix", { length: 16 }).notNull(),
+    createdAt: datetime("created_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+    revokedAt: datetime("revoked_at", { fsp: 3 }),
+  },
+  (t) => [uniqueIndex("site_secrets_hash_unique").on(t.hash), index("site_secrets_site_idx").on(t.siteId)],
+);

@@ -70,6 +70,7 @@ describe("toEventDocuments", () => {
     const now = new Date("2026-01-01T00:00:00Z");
     const [doc] = toEventDocuments(decodeMessage(message), now);
     expect(doc).toEqual({
+      _id: "site-a|6f1c2d3e-4b5a-4c6d-8e7f-112233445566",
       siteId: "site-a",
       eventId: "6f1c2d3e-4b5a-4c6d-8e7f-112233445566",
       type: "page_view",

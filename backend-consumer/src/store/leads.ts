@@ -9,6 +9,7 @@ import { MongoServerError, type Db } from "mongodb";
 import { DEDUPE_WINDOW_MS, leadTouchOf, QUALITY_OF, STATUS_RANK, type LeadStatus, type LeadTouch } from "../leads/index.ts";
 import type { EventDocument } from "./events.ts";
 import { COLLECTIONS, DUPLICATE_KEY } from "./mongo.ts";
+import { applyVersioned } from "./versioned.ts";
 import { sessionKey, type SessionDocument } from "./sessions.ts";
 
 
@@ -20,6 +21,15 @@ interface LeadKey {
 
 export interface LeadDocument {
   _id: string;
+  v?: number;
+  /** The visitor whose event created the lead: the one whose later touches may update its values. */
+  ownerVisitorId?: string;
+  /** Ids of the events merged already (the latest 200): a redelivered event changes nothing. */
+  seenEventIds?: string[];
+  /** Every submission, with its values (the latest 50). */
+  submissions?: { at: Date; eventId: string; visitorId: string; formId: string | null; fields: Record<string, string> }[];
+  /** Values a later touch from another visitor wanted to change: the owner accepts or dismisses them. */
+  conflicts?: LeadConflict[];
   siteId: string;
   email: string;
   status: LeadStatus;
@@ -85,60 +95,123 @@ async function resolveLeadId(db: Db, siteId: string, email: string, at: Date, wi
   throw new MongoServerError({ message: `lead key ${_id} kept changing`, code: 112 });
 }
 
+/** What a later, untrusted touch wanted to change on a lead: kept for the owner to accept or dismiss. */
+export interface LeadConflict {
+  id: string;
+  field: string;
+  value: unknown;
+  /** The value the lead kept. */
+  current: unknown;
+  at: Date;
+  eventId: string;
+  visitorId: string;
+}
+
+/** The lead's values a touch may set: its contact fields, and every form field and trait by name. */
+function touchValues(touch: LeadTouch): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  for (const key of ["firstName", "lastName", "phone", "company"] as const) if (touch[key]) out.push([key, touch[key]]);
+  for (const [name, value] of Object.entries(touch.fields)) if (value !== "") out.push([fieldPath("fields", name), value]);
+  for (const [name, value] of Object.entries(touch.traits ?? {})) if (value !== null && value !== "") out.push([fieldPath("traits", name), value]);
+  return out;
+}
+
+const valueAt = (doc: Record<string, unknown>, path: string): unknown =>
+  path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), doc);
+
+/**
+ * Merges one touch into its lead (read, decide, write conditioned on the version read; see store/versioned.ts).
+ * The merge rules (README, "Security"): the lead keeps its first values. The visitor whose event created the lead
+ * may update them (a person correcting their own form); anyone else only fills what is empty, and a different value
+ * becomes a conflict the owner can accept. Every submission is kept in the lead's history with its values.
+ */
 async function mergeIntoLead(db: Db, leadId: string, touch: LeadTouch, event: EventDocument, session: SessionDocument | null): Promise<void> {
   const leads = db.collection<LeadDocument>(COLLECTIONS.leads);
   const at = event.receivedAt;
-  const set: Record<string, unknown> = { updatedAt: new Date() };
-  for (const [name, value] of Object.entries(touch.fields)) if (value !== "") set[fieldPath("fields", name)] = value;
-  for (const [name, value] of Object.entries(touch.traits ?? {})) set[fieldPath("traits", name)] = value;
-  for (const key of ["firstName", "lastName", "phone", "company"] as const) if (touch[key]) set[key] = touch[key];
   const attribution = session?.attribution;
-  await leads.updateOne(
-    { _id: leadId },
-    {
-      $setOnInsert: {
+  await applyVersioned(leads, new Map([[leadId, touch]]), (current) => {
+    if (current?.seenEventIds?.includes(event.eventId)) return null; // this event is merged already
+    const submission = touch.status === "submitted" ? [{ at, eventId: event.eventId, visitorId: event.visitorId, formId: touch.formId ?? null, fields: touch.fields }] : [];
+    if (!current) {
+      const doc: Record<string, unknown> = {
+        _id: leadId,
         siteId: event.siteId,
         email: touch.email,
         status: touch.status,
         statusRank: STATUS_RANK[touch.status],
         quality: QUALITY_OF[touch.status],
         createdAt: at,
+        updatedAt: new Date(),
+        lastInteractionAt: at,
+        ...(touch.status === "submitted" ? { submittedAt: at } : {}),
+        ownerVisitorId: event.visitorId,
+        fields: {},
+        visitorIds: [event.visitorId],
+        sessionIds: [event.sessionId],
+        formIds: touch.formId ? [touch.formId] : [],
+        seenEventIds: [event.eventId],
+        submissions: submission,
+        conflicts: [],
         ...(attribution?.utm ? { utm: attribution.utm } : {}),
         ...(attribution?.clickIds ? { clickIds: attribution.clickIds } : {}),
         ...(session?.referrer ? { referrer: session.referrer } : {}),
         ...(session?.landingPage ? { landingPage: session.landingPage } : {}),
-      },
-      $set: set,
-      $max: { lastInteractionAt: at },
-      ...(touch.status === "submitted" ? { $min: { submittedAt: at } } : {}),
-      $addToSet: {
-        visitorIds: event.visitorId,
-        sessionIds: event.sessionId,
-        ...(touch.formId ? { formIds: touch.formId } : {}),
-      },
-    },
-    { upsert: true },
-  );
-  // Upgrade only: a partial after a submission leaves the lead submitted. Compare-and-set on the rank read, so a
-  // concurrent downgrade can never win (and the filter names exactly the keys of a unique index).
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const current = await leads.findOne({ _id: leadId }, { projection: { statusRank: 1 } });
-    if (!current || current.statusRank >= STATUS_RANK[touch.status]) return;
-    const res = await leads.updateOne(
-      { _id: leadId, statusRank: current.statusRank },
-      { $set: { status: touch.status, statusRank: STATUS_RANK[touch.status], quality: QUALITY_OF[touch.status] } },
-    );
-    if (res.modifiedCount === 1) return;
-  }
+      };
+      for (const [path, value] of touchValues(touch)) {
+        const [head, ...rest] = path.split(".");
+        if (rest.length) ((doc[head!] ??= {}) as Record<string, unknown>)[rest.join(".")] = value;
+        else doc[head!] = value;
+      }
+      return { insert: doc as unknown as LeadDocument };
+    }
+    const trusted = (current.ownerVisitorId ?? current.visitorIds?.[0]) === event.visitorId;
+    const set: Record<string, unknown> = { updatedAt: new Date() };
+    const conflicts: LeadConflict[] = [];
+    for (const [path, value] of touchValues(touch)) {
+      const kept = valueAt(current as unknown as Record<string, unknown>, path);
+      if (kept === undefined || kept === null || kept === "" || trusted) set[path] = value;
+      else if (JSON.stringify(kept) !== JSON.stringify(value)) {
+        conflicts.push({ id: randomUUID(), field: path, value, current: kept, at, eventId: event.eventId, visitorId: event.visitorId });
+      }
+    }
+    const upgrade = current.statusRank < STATUS_RANK[touch.status] ? { status: touch.status, statusRank: STATUS_RANK[touch.status], quality: QUALITY_OF[touch.status] } : {};
+    return {
+      update: {
+        $set: { ...set, ...upgrade },
+        $max: { lastInteractionAt: at },
+        ...(touch.status === "submitted" ? { $min: { submittedAt: at } } : {}),
+        $addToSet: { visitorIds: event.visitorId, sessionIds: event.sessionId, ...(touch.formId ? { formIds: touch.formId } : {}) },
+        $push: {
+          seenEventIds: { $each: [event.eventId], $slice: -200 },
+          ...(submission.length ? { submissions: { $each: submission, $slice: -50 } } : {}),
+          ...(conflicts.length ? { conflicts: { $each: conflicts, $slice: -100 } } : {}),
+        },
+      } as never,
+    };
+  });
 }
 
-/** `identify` without an email links traits to the leads this visitor already has. */
+/**
+ * `identify` without an email: its traits and user id fill what is empty on the leads this visitor is linked to,
+ * and never overwrite (a visitor linked by someone else's submission cannot rewrite a lead this way).
+ */
 async function linkVisitor(db: Db, event: EventDocument): Promise<void> {
   if (!event.traits && !event.userId) return;
-  const set: Record<string, unknown> = { updatedAt: new Date() };
-  if (event.userId) set.userId = event.userId;
-  for (const [name, value] of Object.entries(event.traits ?? {})) set[fieldPath("traits", name)] = value;
-  await db.collection<LeadDocument>(COLLECTIONS.leads).updateMany({ siteId: event.siteId, visitorIds: event.visitorId }, { $set: set });
+  const leads = db.collection<LeadDocument>(COLLECTIONS.leads);
+  const linked = await leads.find({ siteId: event.siteId, visitorIds: event.visitorId }, { projection: { _id: 1 } }).toArray();
+  for (const { _id } of linked) {
+    await applyVersioned(leads, new Map([[_id, event]]), (current) => {
+      if (!current) return null;
+      const set: Record<string, unknown> = {};
+      if (event.userId && !current.userId) set.userId = event.userId;
+      for (const [name, value] of Object.entries(event.traits ?? {})) {
+        const path = fieldPath("traits", name);
+        const kept = valueAt(current as unknown as Record<string, unknown>, path);
+        if ((kept === undefined || kept === null || kept === "") && value !== null && value !== "") set[path] = value;
+      }
+      return Object.keys(set).length ? { update: { $set: { ...set, updatedAt: new Date() } } as never } : null;
+    });
+  }
 }
 
 /** How many leads are written at once: each lead's events stay in order, different leads need not wait. */

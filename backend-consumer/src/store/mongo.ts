@@ -69,7 +69,7 @@ export const INDEXES = {
     { key: { _id: 1, leadId: 1, lastAt: 1 }, name: "id_lead_last", unique: true },
   ],
   leads: [
-    { key: { _id: 1, statusRank: 1 }, name: "id_rank", unique: true },
+    { key: { _id: 1, v: 1 }, name: "id_version", unique: true },
     { key: { siteId: 1, createdAt: -1 }, name: "site_created" },
     { key: { siteId: 1, email: 1 }, name: "site_email" },
     { key: { siteId: 1, status: 1, createdAt: -1 }, name: "site_status_created" },

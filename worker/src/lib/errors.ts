@@ -33,6 +33,9 @@ export const UnsupportedMediaType = (): ApiError =>
 export const NoValidEvents = (rejected: RejectedEvent[]): ApiError =>
   new ApiError(400, "no_valid_events", "Every event in the batch was rejected.", { accepted: 0, rejected });
 export const UnknownSite = (): ApiError => new ApiError(401, "unknown_site", "Unknown or inactive site key.");
+export const OriginRequired = (): ApiError =>
+  new ApiError(403, "origin_required", "Browsers send Origin; a server sends with the site's secret key (Authorization: Bearer).");
+export const InvalidServerKey = (): ApiError => new ApiError(401, "invalid_server_key", "That is not a secret key of this site.");
 export const OriginNotAllowed = (origin: string): ApiError =>
   new ApiError(403, "origin_not_allowed", `Origin ${origin} may not send events for this site.`);
 export const RateLimited = (retryAfterSeconds: number): ApiError =>

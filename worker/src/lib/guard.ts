@@ -1,6 +1,6 @@
 /** Who may send events: a known, active site; an allowed origin; within the rate limits. */
 import type { SiteConfig } from "#contracts";
-import { OriginNotAllowed, RateLimited, UnknownSite } from "./errors.ts";
+import { InvalidServerKey, OriginNotAllowed, OriginRequired, RateLimited, UnknownSite } from "./errors.ts";
 import { getSiteConfig } from "./site-config.ts";
 
 /** Window of the rate-limiting bindings (wrangler.toml `simple.period`): what a limited client waits. */
@@ -12,13 +12,26 @@ export async function requireSite(kv: KVNamespace, siteKey: string): Promise<Sit
   return config;
 }
 
+const encoder = new TextEncoder();
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
+  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /**
- * Browsers always send `Origin` on these cross-origin posts; an empty allowlist means the site has not restricted
- * origins yet. Requests without `Origin` (servers, tests) are not browsers, and an allowlist cannot bind them.
+ * Who may send for this site. A server sends with one of the site's secret keys (`Authorization: Bearer`), never
+ * with the public site key alone. A browser always sends `Origin` on these posts, so a request without one and
+ * without a secret key is refused; with an allowlist, the origin must be on it (an empty list allows every origin).
  */
-export function requireOrigin(config: SiteConfig, origin: string | undefined): void {
-  if (!origin || config.allowedOrigins.length === 0) return;
-  if (!config.allowedOrigins.includes(origin)) throw OriginNotAllowed(origin);
+export async function requireSender(config: SiteConfig, origin: string | undefined, authorization: string | undefined): Promise<void> {
+  const secret = /^Bearer\s+(\S+)$/i.exec(authorization ?? "")?.[1];
+  if (secret) {
+    if (!config.serverKeyHashes?.includes(await sha256Hex(secret))) throw InvalidServerKey();
+    return;
+  }
+  if (!origin) throw OriginRequired();
+  if (config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) throw OriginNotAllowed(origin);
 }
 
 export async function requireWithinLimits(env: Env, siteKey: string, clientIp: string | null): Promise<void> {

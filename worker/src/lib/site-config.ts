@@ -13,7 +13,9 @@ export const KV_CACHE_TTL_S = 30;
 const cache = new Map<string, { at: number; config: SiteConfig | null }>();
 const MAX_ENTRIES = 5000;
 
-export async function getSiteConfig(kv: KVNamespace, siteKey: string, now = Date.now()): Promise<SiteConfig | null> {
+/** Site keys are lower-case everywhere (MariaDB, KV); a snippet may carry any case of one. */
+export async function getSiteConfig(kv: KVNamespace, rawKey: string, now = Date.now()): Promise<SiteConfig | null> {
+  const siteKey = rawKey.toLowerCase();
   const hit = cache.get(siteKey);
   if (hit && now - hit.at < ISOLATE_TTL_MS) return hit.config;
   const config = await kv.get<SiteConfig>(configKey(siteKey), { type: "json", cacheTtl: KV_CACHE_TTL_S });

@@ -25,7 +25,7 @@ import {
   TooManyEvents,
   UnsupportedMediaType,
 } from "../lib/errors.ts";
-import { RATE_LIMIT_PERIOD_S, requireOrigin, requireSite, requireWithinLimits } from "../lib/guard.ts";
+import { RATE_LIMIT_PERIOD_S, requireSender, requireSite, requireWithinLimits } from "../lib/guard.ts";
 import { validateBatch, withTrustedTimes } from "../lib/validate-batch.ts";
 
 const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
@@ -53,7 +53,7 @@ eventsRoute.use(
   cors({
     origin: (origin) => origin,
     allowMethods: ["POST", "OPTIONS"],
-    allowHeaders: ["Content-Type"],
+    allowHeaders: ["Content-Type", "Authorization"],
     exposeHeaders: ["Retry-After"],
     maxAge: 86400,
   }),
@@ -75,7 +75,7 @@ eventsRoute.post(
     if (!envelope.success) throw InvalidBatch("Expected { siteKey: string, events: [...] }.");
     const { siteKey, events, sentAt } = envelope.data;
     const site = await requireSite(c.env.CONFIG, siteKey);
-    requireOrigin(site, c.req.header("origin"));
+    await requireSender(site, c.req.header("origin"), c.req.header("authorization"));
     const clientIp = c.req.header("cf-connecting-ip") ?? null;
     try {
       await requireWithinLimits(c.env, siteKey, clientIp);

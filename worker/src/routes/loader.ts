@@ -3,6 +3,7 @@
  * second, and is cached for a year). `GET /v1/config/<siteKey>`: the same config as JSON.
  */
 import { Hono } from "hono";
+import { publicConfig } from "#contracts";
 import { SDK_VERSION } from "../generated/sdk.ts";
 import { ApiError } from "../lib/errors.ts";
 import { renderLoader, renderNoopLoader } from "../lib/loader.ts";
@@ -31,7 +32,7 @@ loaderRoute.get(`/s/:file{${SITE_KEY}\\.js}`, async function serveLoader(c) {
   c.header("Cache-Control", LOADER_CACHE_CONTROL);
   if (c.req.header("if-none-match") === etag) return c.body(null, 304);
   const origin = new URL(c.req.url).origin;
-  return c.body(renderLoader(config, `${origin}/sdk/${SDK_VERSION}.js`, origin));
+  return c.body(renderLoader(publicConfig(config), `${origin}/sdk/${SDK_VERSION}.js`, origin));
 });
 
 loaderRoute.get(`/v1/config/:siteKey{${SITE_KEY}}`, async function serveConfig(c) {
@@ -42,5 +43,5 @@ loaderRoute.get(`/v1/config/:siteKey{${SITE_KEY}}`, async function serveConfig(c
   c.header("Cache-Control", LOADER_CACHE_CONTROL);
   c.header("Access-Control-Allow-Origin", "*");
   if (c.req.header("if-none-match") === etag) return c.body(null, 304);
-  return c.json(config);
+  return c.json(publicConfig(config));
 });

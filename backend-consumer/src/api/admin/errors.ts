@@ -30,7 +30,7 @@ export interface ValidationIssue {
 /** Also the answer for objects of another tenant and sites a location user may not see: existence never leaks. */
 export const NotFound = (what = "resource"): ApiError => new ApiError(404, "not_found", `No such ${what}.`);
 export const RouteNotFound = (): ApiError => new ApiError(404, "not_found", "No such route.");
-export const Forbidden = (message: string): ApiError => new ApiError(403, "forbidden", message);
+export const Forbidden = (message: string, details: Record<string, unknown> = {}): ApiError => new ApiError(403, "forbidden", message, details);
 export const Conflict = (message: string, field?: string): ApiError =>
   new ApiError(409, "conflict", message, field ? { field } : {});
 export const InvalidJson = (): ApiError => new ApiError(400, "invalid_json", "Request body is not valid JSON.");

@@ -26,6 +26,7 @@ import { registerLocationRoutes } from "./locations.ts";
 import { registerLeadRoutes } from "../leads/index.ts";
 import { registerStatsRoutes } from "../stats/index.ts";
 import { registerMappingRoutes } from "./mappings.ts";
+import { registerSecretRoutes } from "./secrets.ts";
 import { registerSiteRoutes } from "./sites.ts";
 import { registerUserRoutes } from "./users.ts";
 
@@ -66,6 +67,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
   );
   registerLocationRoutes(app, deps.db);
   registerSiteRoutes(app, deps.db);
+  registerSecretRoutes(app, deps.db);
   registerFormRoutes(app, deps.db);
   registerFieldRoutes(app, deps.db);
   registerMappingRoutes(app, deps.db);

@@ -23,7 +23,6 @@ describe("site bodies", () => {
       name: "Shop",
       domain: "shop.example",
       active: true,
-      allowedOrigins: [],
       settings: {},
       timezone: null,
     });
@@ -55,10 +54,10 @@ describe("user bodies", () => {
 });
 
 describe("generateSiteKey", () => {
-  it("makes distinct sk_ keys of 20 url-safe characters that pass the site key pattern", () => {
+  it("makes distinct, lower-case sk_ keys of 24 base32 characters that pass the site key pattern", () => {
     const keys = Array.from({ length: 50 }, generateSiteKey);
     for (const key of keys) {
-      expect(key).toMatch(/^sk_[A-Za-z0-9_-]{20}$/);
+      expect(key).toMatch(/^sk_[a-z2-7]{24}$/);
       expect(key).toMatch(SITE_KEY_PATTERN);
     }
     expect(new Set(keys).size).toBe(keys.length);

@@ -8,6 +8,9 @@ import { siteSettingsSchema } from "#contracts";
 import { ROLES } from "../auth.ts";
 import { isTimeZone } from "./rows.ts";
 
+/** Stars a page pattern may hold: enough for any real URL, and the browser's matcher stays linear anyway. */
+export const MAX_PATTERN_STARS = 10;
+
 export const SITE_KEY_PATTERN = /^[A-Za-z0-9_-]{3,64}$/;
 const HOSTNAME_PATTERN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
@@ -55,7 +58,8 @@ const siteFields = {
   siteKey: z
     .string()
     .regex(SITE_KEY_PATTERN, "Expected 3–64 characters of A–Z, a–z, 0–9, _ or -.")
-    .describe("Public key embedded in the snippet; generated (sk_ + 20 characters) when omitted on create."),
+    .toLowerCase()
+    .describe("Public key embedded in the snippet, lower-case; generated (sk_ + 24 characters) when omitted on create. Agency users only; a key ever issued is never issued again."),
   active: z.boolean(),
   allowedOrigins: z.array(origin).max(100).refine(unique, "Origins must be unique."),
   settings: siteSettingsSchema,
@@ -66,7 +70,7 @@ export const siteCreateSchema = z.strictObject({
   timezone: siteFields.timezone.default(null),
   siteKey: siteFields.siteKey.optional(),
   active: siteFields.active.default(true),
-  allowedOrigins: siteFields.allowedOrigins.default([]),
+  allowedOrigins: siteFields.allowedOrigins.optional().describe("Default: the site's domain over https, with and without www. An empty list allows every browser origin."),
   settings: siteFields.settings.default({}),
 });
 export const sitePatchSchema = z.strictObject(siteFields).partial().refine(nonEmpty, NON_EMPTY);
@@ -74,7 +78,13 @@ export const sitePatchSchema = z.strictObject(siteFields).partial().refine(nonEm
 // ---- forms
 const formFields = {
   name: text(255),
-  pageUrlPattern: z.string().trim().max(1024).describe("Page URLs or paths the form appears on; * matches any run of characters; empty = every page."),
+  pageUrlPattern: z
+    .string()
+    .trim()
+    .max(1024)
+    .transform((p) => p.replace(/\*{2,}/g, "*"))
+    .refine((p) => (p.match(/\*/g) ?? []).length <= MAX_PATTERN_STARS, `At most ${MAX_PATTERN_STARS} * in a pattern.`)
+    .describe(`Page URLs or paths the form appears on; * matches any run of characters (at most ${MAX_PATTERN_STARS}); empty = every page.`),
   selector: text(500),
   alternativeSelectors: z.array(text(500)).max(20),
   active: z.boolean(),

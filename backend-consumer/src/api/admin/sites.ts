@@ -7,16 +7,39 @@ import { configQuarantine, locations, sites, users } from "../../config/schema.t
 import type { AuthEnv, Principal } from "../auth.ts";
 import { findLocation, findSite, requireAgency, siteScope } from "./access.ts";
 import { readBody } from "./body.ts";
-import { Conflict, isDuplicateKey, ValidationFailed } from "./errors.ts";
+import { Conflict, Forbidden, isDuplicateKey, ValidationFailed } from "./errors.ts";
 import { jsonValue, siteOut, type SiteSync } from "./rows.ts";
 import { siteCreateSchema, sitePatchSchema } from "./schemas.ts";
 
-/** A fresh public site key: `sk_` + 20 url-safe characters (120 random bits). */
+const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+
+/** A fresh public site key: `sk_` + 24 lower-case base32 characters (120 random bits). Keys are lower-case everywhere. */
 export function generateSiteKey(): string {
-  return `sk_${randomBytes(15).toString("base64url")}`;
+  const bytes = randomBytes(15);
+  let bits = 0;
+  let value = 0;
+  let out = "";
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return `sk_${out}`;
 }
 
-const SITE_KEY_TAKEN = () => Conflict("That site key is already in use.", "siteKey");
+const SITE_KEY_TAKEN = () => Conflict("That site key has been issued before: a key belongs to one site forever.", "siteKey");
+
+/** A new site's allowlist: its domain over https, with and without `www.`. */
+export function defaultOrigins(domain: string): string[] {
+  const bare = domain.replace(/^www\./, "");
+  return [`https://${bare}`, `https://www.${bare}`];
+}
+
+/** A key taken now, or ever (the site_keys tombstones, or the sites' own unique index). */
+const keyTaken = (err: unknown): boolean => isDuplicateKey(err, "site_key") || isDuplicateKey(err, "PRIMARY");
 
 /** The sites as the API shows them, each with its sync state (quarantined by the KV sync, and why). */
 async function withSync(db: ConfigDb, rows: (typeof sites.$inferSelect)[]) {
@@ -42,6 +65,22 @@ async function targetLocation(db: ConfigDb, p: Principal, locationId: string | u
   return id;
 }
 
+/** Who may send data, and how long it is kept: agency decisions. Location users keep forms, fields and mappings. */
+export const SECURITY_FIELDS = ["siteKey", "active", "allowedOrigins", "locationId"] as const;
+export const SECURITY_SETTINGS = ["retentionDays", "consentMode", "respectDoNotTrack", "debug"] as const;
+
+/** The security fields a patch would change on `site` (a field sent with its current value changes nothing). */
+export function securityChanges(site: typeof sites.$inferSelect, body: Record<string, unknown>): string[] {
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const changed: string[] = SECURITY_FIELDS.filter((f) => f in body && !same(body[f], f === "allowedOrigins" ? jsonValue(site.allowedOrigins) : site[f]));
+  if ("settings" in body) {
+    const before = (jsonValue(site.settings) ?? {}) as Record<string, unknown>;
+    const after = (body.settings ?? {}) as Record<string, unknown>;
+    for (const k of SECURITY_SETTINGS) if (!same(before[k], after[k])) changed.push(`settings.${k}`);
+  }
+  return changed;
+}
+
 export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
   const one = async (row: typeof sites.$inferSelect) => (await withSync(db, [row]))[0]!;
 
@@ -56,10 +95,12 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const body = await readBody(c, siteCreateSchema);
     const id = crypto.randomUUID();
     const locationId = await targetLocation(db, p, body.locationId);
+    // origins enforced from the start: the site's own domain, unless the agency says otherwise
+    const allowedOrigins = body.allowedOrigins ?? defaultOrigins(body.domain);
     try {
-      await db.insert(sites).values({ ...body, id, tenantId: p.tenantId, locationId, siteKey: body.siteKey ?? generateSiteKey() });
+      await db.insert(sites).values({ ...body, allowedOrigins, id, tenantId: p.tenantId, locationId, siteKey: body.siteKey ?? generateSiteKey() });
     } catch (err) {
-      if (isDuplicateKey(err, "site_key")) throw SITE_KEY_TAKEN();
+      if (keyTaken(err)) throw SITE_KEY_TAKEN();
       throw err;
     }
     return c.json(await one(await findSite(db, p, id)), 201);
@@ -71,15 +112,15 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const p = c.get("principal");
     const site = await findSite(db, p, c.req.param("siteId"));
     const body = await readBody(c, sitePatchSchema);
-    if (body.locationId !== undefined && body.locationId !== site.locationId) {
-      // who may see the site (and its data) follows its location: an agency decision
-      requireAgency(p, "move sites between locations");
-      await targetLocation(db, p, body.locationId);
+    if (p.role !== "agency") {
+      const changed = securityChanges(site, body);
+      if (changed.length) throw Forbidden(`Only agency users may change ${changed.join(", ")}.`, { fields: changed });
     }
+    if (body.locationId !== undefined && body.locationId !== site.locationId) await targetLocation(db, p, body.locationId);
     try {
       await db.update(sites).set(body).where(eq(sites.id, site.id));
     } catch (err) {
-      if (isDuplicateKey(err, "site_key")) throw SITE_KEY_TAKEN();
+      if (keyTaken(err)) throw SITE_KEY_TAKEN();
       throw err;
     }
     return c.json(await one(await findSite(db, p, site.id)));

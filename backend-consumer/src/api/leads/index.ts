@@ -38,6 +38,8 @@ export const leadPatchSchema = z
     }),
     notes: z.string().max(10_000).nullable(),
     tags: z.array(z.string().trim().min(1).max(64)).max(50).refine((t) => new Set(t).size === t.length, "Tags must be unique."),
+    acceptConflicts: z.array(z.uuid()).min(1).max(100).describe("Conflicts to accept: their values replace the lead's."),
+    dismissConflicts: z.array(z.uuid()).min(1).max(100).describe("Conflicts to drop: the lead keeps its values."),
   })
   .partial()
   .refine((b) => Object.keys(b).length > 0, { message: "Send at least one field to change." });
@@ -134,8 +136,18 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
       set.tags = body.tags;
       changes.push({ field: "tags", from: lead.tags ?? [], to: body.tags });
     }
+    const settled = new Set([...(body.acceptConflicts ?? []), ...(body.dismissConflicts ?? [])]);
+    for (const id of settled) if (!lead.conflicts?.some((k) => k.id === id)) throw ValidationFailed([{ path: "acceptConflicts", message: `No conflict ${id} on this lead.` }]);
+    for (const conflict of lead.conflicts ?? []) {
+      if (body.acceptConflicts?.includes(conflict.id)) {
+        set[conflict.field] = conflict.value;
+        changes.push({ field: conflict.field, from: conflict.current, to: conflict.value });
+      }
+    }
+    if (settled.size) set.conflicts = (lead.conflicts ?? []).filter((k) => !settled.has(k.id));
     const entry = { at, by: { userId: p.userId, email: p.email }, changes, ...(body.status ? { reason: body.status.reason } : {}) };
-    await leads.updateOne({ _id: lead._id }, { $set: set, $push: { history: { $each: [entry], $slice: -500 } } } as never);
+    // a new version: a drain merging into this lead meanwhile reads it again (store/versioned.ts)
+    await leads.updateOne({ _id: lead._id }, { $set: set, $inc: { v: 1 }, $push: { history: { $each: [entry], $slice: -500 } } } as never);
     const updated = (await leads.findOne({ _id: lead._id }))!;
     return c.json(leadOut(updated, locationId, { full: true }));
   });

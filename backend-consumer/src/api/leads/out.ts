@@ -30,6 +30,14 @@ export const leadOutSchema = z.object({
   fields: z.record(z.string(), z.string()).optional().describe("Every captured field (one lead only, not in lists)."),
   traits: z.record(z.string(), z.unknown()).optional(),
   clickIds: z.record(z.string(), z.string()).optional(),
+  conflicts: z
+    .array(z.object({ id: z.string(), field: z.string(), value: z.unknown(), current: z.unknown(), at: iso, visitorId: z.string() }))
+    .optional()
+    .describe("Values a later submission by another visitor wanted to set: accept or dismiss them with PATCH."),
+  submissions: z
+    .array(z.object({ at: iso, visitorId: z.string(), formId: z.string().nullable(), fields: z.record(z.string(), z.string()) }))
+    .optional()
+    .describe("Every submission with its values, the latest 50."),
   history: z
     .array(z.object({ at: iso, by: z.object({ userId: z.string(), email: z.string() }), changes: z.array(z.object({ field: z.string(), from: z.unknown(), to: z.unknown() })), reason: z.string().optional() }))
     .optional(),
@@ -69,6 +77,8 @@ export function leadOut(l: LeadDocument, locationId: string, opts: { full: boole
     fields: l.fields ?? {},
     traits: l.traits ?? {},
     clickIds: l.clickIds ?? {},
+    conflicts: (l.conflicts ?? []).map((k) => ({ id: k.id, field: k.field, value: k.value, current: k.current, at: k.at.toISOString(), visitorId: k.visitorId })),
+    submissions: (l.submissions ?? []).map((x) => ({ at: x.at.toISOString(), visitorId: x.visitorId, formId: x.formId, fields: x.fields })),
     history: (l.history ?? []).map((h) => ({ ...h, at: h.at.toISOString() })),
   };
 }
