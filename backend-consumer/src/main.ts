@@ -11,6 +11,7 @@ import { storeQueueDeadLetters } from "./drain/dead-letter-queue.ts";
 import { PullConsumer, type PullConsumerOptions } from "./drain/pull-client.ts";
 import { startConfigSync } from "./config/sync.ts";
 import { createMetrics } from "./ops/metrics.ts";
+import { securitySettingsFromEnv } from "./ops/settings.ts";
 import { startVisitFinalizer } from "./rollups/finalizer.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
@@ -34,6 +35,7 @@ function kvClientFromEnv(env: NodeJS.ProcessEnv): KvClient {
 }
 
 export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
+  const security = securitySettingsFromEnv(env);
   const mongo = await connectMongo(required(env, "MONGODB_URI"), env.MONGODB_DB);
   await ensureIndexes(mongo.db);
   const metrics = createMetrics(mongo.db);
@@ -90,13 +92,8 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
   const app = createApi({
     db: mongo.db,
     configDb: mariadb?.db ?? null,
-    internalToken: required(env, "INTERNAL_TOKEN"),
-    auth: {
-      ...(env.JWT_SECRET ? { hs256Secret: env.JWT_SECRET } : {}),
-      ...(env.JWT_JWKS_URL ? { jwksUrl: env.JWT_JWKS_URL } : {}),
-      ...(env.JWT_ISSUER ? { issuer: env.JWT_ISSUER } : {}),
-      ...(env.JWT_AUDIENCE ? { audience: env.JWT_AUDIENCE } : {}),
-    },
+    internalToken: security.internalToken,
+    auth: security.auth,
     log,
     metrics,
   });

@@ -235,6 +235,18 @@ describe("users", () => {
     expect(dup.body).toMatchObject({ error: "conflict", field: "email" });
   });
 
+  it("answers 409 only within the caller's tenant: another tenant's user's email is no oracle", async () => {
+    const email = `shared-${crypto.randomUUID()}@example.test`;
+    const otherAgency = (await makeUser(maria.db, SECRET, { tenantId: OTHER_TENANT, role: "agency" })).token;
+    expect((await call("POST", "/users", { token: otherAgency, body: { email, role: "agency" } })).status).toBe(201);
+    // the same person may be a user of both agencies, and nothing tells tenant A that tenant B has them
+    const mine = await call("POST", "/users", { body: { email, role: "location" } });
+    expect(mine.status).toBe(201);
+    expect(mine.body).toMatchObject({ tenantId: TENANT, email });
+    expect((await maria.db.select().from(users).where(eq(users.email, email))).map((u) => u.tenantId).sort()).toEqual([TENANT, OTHER_TENANT].sort());
+    expect((await call("PATCH", `/users/${mine.body.id as string}`, { body: { role: "agency" } })).status).toBe(200);
+  });
+
   it("refuses allowed sites that are not the tenant's, naming each", async () => {
     const mine = await newSite();
     const theirs = { id: crypto.randomUUID() };

@@ -235,6 +235,28 @@ describe("one lead", () => {
     expect(after).toMatchObject({ status: "qualified", capturedStatus: "submitted" });
   });
 
+  it("shows a stranger's conflicting submission, and the owner accepts or dismisses it", async () => {
+    // the lead of ada@s1.example was made by visitor v-a1; another visitor submits other values for that email
+    await visit(ids.s1, "stranger", "ada@s1.example", "submission", { name: "Eve Mallory", formId: "quote" });
+    const lead = (await call(agencyA, "GET", "/leads?q=ada@s1")).body.items![0]!;
+    const before = (await call(agencyA, "GET", `/leads/${lead.id}`)).body as Record<string, unknown> & { submissions: unknown[] };
+    expect(before).toMatchObject({ firstName: "Ada", lastName: "Lovelace" });
+    const conflicts = before.conflicts as { id: string; field: string; value: string; current: string }[];
+    expect(conflicts.map((k) => [k.field, k.value, k.current]).sort()).toEqual([
+      ["fields.name", "Eve Mallory", "Ada Lovelace"],
+      ["firstName", "Eve", "Ada"],
+      ["lastName", "Mallory", "Lovelace"],
+    ]);
+    expect(before.submissions).toHaveLength(2);
+    const first = conflicts.find((k) => k.field === "firstName")!;
+    const rest = conflicts.filter((k) => k !== first).map((k) => k.id);
+    const res = await call(userL1, "PATCH", `/leads/${lead.id}`, { acceptConflicts: [first.id], dismissConflicts: rest });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ firstName: "Eve", lastName: "Lovelace", conflicts: [] });
+    expect((res.body.history as { changes: unknown[] }[]).at(-1)!.changes).toEqual([{ field: "firstName", from: "Ada", to: "Eve" }]);
+    expect((await call(userL1, "PATCH", `/leads/${lead.id}`, { acceptConflicts: [first.id] })).status).toBe(400);
+  });
+
   it.each([
     [{}, ""],
     [{ status: { value: "qualified" } }, "status.reason"],

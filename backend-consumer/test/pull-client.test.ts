@@ -3,6 +3,7 @@
  * retries, visibility timeouts and a dead-letter list), writing to the real MongoDB-compatible server through the
  * same processBatch as the local push path.
  */
+import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -196,7 +197,7 @@ describe("Cloudflare pull client", () => {
     const env = toolEnv({
       MONGODB_URI: mongo.uri,
       MONGODB_DB: mongo.dbName,
-      INTERNAL_TOKEN: "x",
+      INTERNAL_TOKEN: randomBytes(32).toString("hex"),
       BACKEND_PORT: String(testPort(42)),
       CLOUDFLARE_QUEUE_ID: "tracker-events",
       CLOUDFLARE_ACCOUNT_ID: "acct",

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { QueueMessage, TrackerEvent } from "#contracts";
 import { processBatch, type Delivery } from "../src/drain/process-batch.ts";
 import { COLLECTIONS, ensureIndexes } from "../src/store/mongo.ts";
+import type { LeadDocument } from "../src/store/leads.ts";
 import { ROOT } from "../../scripts/lib/paths.ts";
 import { testMongo } from "../../scripts/testing/mongo.ts";
 import { TEST_DATA_DIR } from "../../scripts/testing/ports.ts";
@@ -136,6 +137,54 @@ describe("leads", () => {
     const all = await leads();
     expect(all).toHaveLength(1);
     expect(all[0]).toMatchObject({ status: "submitted", visitorIds: ["v1", "v2"], traits: { plan: "pro", seats: 5 }, userId: "user-7" });
+  });
+
+  describe("merge rules: a lead keeps its first, trusted values", () => {
+    const lead = async () => (await leads())[0] as unknown as LeadDocument;
+
+    it("a stranger's submission with a known email fills only what is empty; the rest become conflicts", async () => {
+      await deliver(message([submission({ email: "ada@b.co", name: "Ada Lovelace", phone: "+44 1" }, { visitorId: "owner" })]));
+      await deliver(message([submission({ email: "ADA@b.co", name: "Eve Mallory", phone: "+1 666", company: "Evil Inc" }, { visitorId: "stranger", sessionId: "s2" })]));
+      const l = await lead();
+      expect(l).toMatchObject({ firstName: "Ada", lastName: "Lovelace", phone: "+44 1", company: "Evil Inc", fields: { name: "Ada Lovelace", phone: "+44 1", company: "Evil Inc" } });
+      expect(l.conflicts!.map((c: { field: string; value: unknown; current: unknown; visitorId: string }) => [c.field, c.value, c.current, c.visitorId]).sort()).toEqual(
+        [
+          ["fields.name", "Eve Mallory", "Ada Lovelace", "stranger"],
+          ["fields.phone", "+1 666", "+44 1", "stranger"],
+          ["firstName", "Eve", "Ada", "stranger"],
+          ["lastName", "Mallory", "Lovelace", "stranger"],
+          ["phone", "+1 666", "+44 1", "stranger"],
+        ].sort(),
+      );
+      // both submissions are in the lead's history, with their values
+      expect(l.submissions!.map((x: { visitorId: string; fields: Record<string, string> }) => [x.visitorId, x.fields.name])).toEqual([
+        ["owner", "Ada Lovelace"],
+        ["stranger", "Eve Mallory"],
+      ]);
+    });
+
+    it("the visitor who created the lead may correct it", async () => {
+      await deliver(message([submission({ email: "ada@b.co", phone: "+44 1" }, { visitorId: "owner" })]));
+      await deliver(message([submission({ email: "ada@b.co", phone: "+44 2" }, { visitorId: "owner" })]));
+      expect(await lead()).toMatchObject({ phone: "+44 2", fields: { phone: "+44 2" }, conflicts: [] });
+    });
+
+    it("a visitor linked by someone else's submission cannot rewrite the lead with identify: it fills empty traits only", async () => {
+      await deliver(message([event("identify", { traits: { email: "ada@b.co", plan: "pro" }, visitorId: "owner" })]));
+      await deliver(message([submission({ email: "ada@b.co" }, { visitorId: "stranger", sessionId: "s2" })]));
+      await deliver(message([event("identify", { traits: { plan: "free", role: "admin" }, visitorId: "stranger", sessionId: "s2" })]));
+      expect((await lead()).traits).toEqual({ email: "ada@b.co", plan: "pro", role: "admin" });
+    });
+
+    it("a redelivered event adds no second conflict or submission", async () => {
+      await deliver(message([submission({ email: "ada@b.co", name: "Ada" }, { visitorId: "owner" })]));
+      const strangers = message([submission({ email: "ada@b.co", name: "Eve" }, { visitorId: "stranger", sessionId: "s2" })]);
+      await deliver(strangers);
+      await deliver(strangers);
+      const l = await lead();
+      expect(l.conflicts!.filter((c: { field: string }) => c.field === "fields.name")).toHaveLength(1);
+      expect(l.submissions).toHaveLength(2);
+    });
   });
 
   it("stores nothing sensitive", async () => {

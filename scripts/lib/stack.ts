@@ -84,7 +84,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await config.close();
     }
 
-    const internalToken = randomBytes(24).toString("hex");
+    const internalToken = randomBytes(32).toString("hex");
     const jwtSecret = localJwtSecret(opts.dataDir);
     const edgeUrl = `http://127.0.0.1:${opts.ports.worker}`;
     const backendOpts = {

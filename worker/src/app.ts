@@ -20,7 +20,11 @@ app.notFound((c) => {
 });
 
 app.onError(function toJsonError(err, c) {
-  if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+  if (err instanceof ApiError) {
+    // every 429 (and 503) says when to come back
+    if (typeof err.details.retryAfter === "number") c.header("Retry-After", String(err.details.retryAfter));
+    return c.json(err.toJSON(), err.status);
+  }
   if (err instanceof HTTPException) return c.json({ error: "http_error", message: err.message }, err.status);
   console.error("unhandled error", err instanceof Error ? err.stack : String(err));
   return c.json({ error: "internal_error", message: "Unexpected error." }, 500);

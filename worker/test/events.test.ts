@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_REQUEST_BYTES, type QueueMessage } from "#contracts";
 import { makeEvent, PAGE_ORIGIN, postEvents, putSites, siteConfig, spyOnQueue, call } from "./helpers.ts";
@@ -181,6 +182,72 @@ describe("POST /v1/events", () => {
     // Another client of the same site is not affected.
     const other = await postEvents({ siteKey: "site-a", events: [makeEvent()] }, { "content-type": "text/plain", "cf-connecting-ip": "198.51.100.10", origin: PAGE_ORIGIN });
     expect(other.status).toBe(202);
+  });
+
+  describe("limits that one client cannot turn against a site", () => {
+    const from = (ip: string, origin = PAGE_ORIGIN) => ({ "content-type": "text/plain", "cf-connecting-ip": ip, origin });
+    /** Posts until the first 429 (at most `max` times); fixed windows mean `max` must exceed two windows' limit. */
+    async function untilLimited(max: number, next: (i: number) => Promise<Response>): Promise<{ passed: number; limited?: Response }> {
+      let passed = 0;
+      for (let i = 0; i < max; i++) {
+        const res = await next(i);
+        if (res.status === 429) return { passed, limited: res };
+        passed++;
+      }
+      return { passed };
+    }
+
+    it("keys an IPv6 client by its /64, so rotating addresses inside it buys nothing", async () => {
+      const { limited } = await untilLimited(250, (i) =>
+        postEvents({ siteKey: "site-a", events: [makeEvent()] }, from(`2001:db8:77:1:${(i + 1).toString(16)}::${i.toString(16)}`)),
+      );
+      expect(limited?.status).toBe(429);
+      expect(limited!.headers.get("retry-after")).toBe("10");
+      // the next /64 is someone else
+      expect((await postEvents({ siteKey: "site-a", events: [makeEvent()] }, from("2001:db8:77:2::1"))).status).toBe(202);
+    });
+
+    it("limits a client flooding unknown site keys before any of them costs a KV read", async () => {
+      const get = vi.spyOn(env.CONFIG, "get");
+      const { passed, limited } = await untilLimited(700, (i) =>
+        postEvents({ siteKey: `nope-${i}`, events: [makeEvent()] }, from("203.0.113.50")),
+      );
+      expect(limited?.status).toBe(429);
+      expect(await limited!.json()).toMatchObject({ error: "rate_limited", retryAfter: 10 });
+      expect(limited!.headers.get("retry-after")).toBe("10");
+      // every request that got through cost one read; the refused one cost none
+      expect(passed).toBeGreaterThanOrEqual(300);
+      expect(get).toHaveBeenCalledTimes(passed);
+    });
+
+    it("spends a site's budget only on requests with accepted events, and one client spends at most its own share", async () => {
+      const site = vi.spyOn(env.SITE_RATE_LIMITER, "limit");
+      // empty, fully rejected and wrongly-originated batches are refused without touching the site's budget
+      expect((await postEvents({ siteKey: "shop", events: [] }, from("192.0.2.7", "https://shop.example"))).status).toBe(400);
+      expect((await postEvents({ siteKey: "shop", events: [{ type: "nope" }] }, from("192.0.2.7", "https://shop.example"))).status).toBe(400);
+      expect((await postEvents({ siteKey: "shop", events: [makeEvent()] }, from("192.0.2.7", "https://elsewhere.example"))).status).toBe(403);
+      expect(site).not.toHaveBeenCalled();
+      // one client hammering the site is stopped by its own per-site limit (120 a window, 2.4% of the site's 5,000)
+      const { passed, limited } = await untilLimited(400, () => postEvents({ siteKey: "shop", events: [makeEvent()] }, from("192.0.2.7", "https://shop.example")));
+      expect(limited?.status).toBe(429);
+      expect(passed).toBeLessThanOrEqual(240);
+      expect(site).toHaveBeenCalledTimes(passed);
+      // so the site's real visitors are still served
+      expect((await postEvents({ siteKey: "shop", events: [makeEvent()] }, from("192.0.2.8", "https://shop.example"))).status).toBe(202);
+    });
+
+    it("caps the leads one client can create on a site at 60 a minute, with a Retry-After of a minute", async () => {
+      const submission = () => makeEvent({ type: "form_submission", form: { formId: "f", fields: { email: `p${crypto.randomUUID()}@x.example` } } });
+      const { passed, limited } = await untilLimited(4, () =>
+        postEvents({ siteKey: "site-a", events: Array.from({ length: 50 }, submission) }, from("198.51.100.77")),
+      );
+      expect(limited?.status).toBe(429);
+      expect(passed).toBeLessThanOrEqual(2);
+      expect(limited!.headers.get("retry-after")).toBe("60");
+      expect(await limited!.json()).toMatchObject({ error: "rate_limited", retryAfter: 60 });
+      // page views from the same client are not leads: they still go through
+      expect((await postEvents({ siteKey: "site-a", events: [makeEvent()] }, from("198.51.100.77"))).status).toBe(202);
+    });
   });
 
   it("answers 503 with Retry-After when the queue refuses the message", async () => {

@@ -3,6 +3,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { configKey, type SiteConfig } from "#contracts";
 import { SDK_VERSION } from "../src/generated/sdk.ts";
 import { clearSiteConfigCache } from "../src/lib/site-config.ts";
+import worker from "../src/index.ts";
 import { call } from "./helpers.ts";
 
 const config = (over: Partial<SiteConfig> = {}): SiteConfig => ({
@@ -31,8 +32,17 @@ describe("GET /s/<siteKey>.js", () => {
     expect(res.headers.get("cache-control")).toBe("public, max-age=5");
     expect(res.headers.get("etag")).toBe(`"7-${SDK_VERSION}"`);
     const js = await res.text();
-    expect(js).toContain(`"https://edge.test/sdk/${SDK_VERSION}.js"`);
+    expect(js).toContain(`"${env.EDGE_PUBLIC_URL}/sdk/${SDK_VERSION}.js"`);
     expect(js).toContain('"selector":"#contact"');
+  });
+
+  it("takes the SDK's and the edge's URL from configuration, never from the request's Host", async () => {
+    // a cache or proxy keyed without Host would otherwise serve an attacker's script URL to every visitor
+    const ctx = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const forged = new Request("https://evil.example/s/shop.js", { headers: { host: "evil.example", "x-forwarded-host": "evil.example" } });
+    const js = await (await worker.fetch(forged as Request<unknown, IncomingRequestCfProperties>, env, ctx)).text();
+    expect(js).not.toContain("evil.example");
+    expect(js).toContain(`t.e="${env.EDGE_PUBLIC_URL}"`);
   });
 
   it("answers 304 to the current ETag", async () => {

@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import type { Db } from "mongodb";
 import type { ConfigDb } from "../config/db.ts";
 import { createAdminApi } from "./admin.ts";
+import type { AuthOptions } from "./auth.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
 import { mountOpenApi } from "./openapi.ts";
 import type { Metrics } from "../ops/metrics.ts";
@@ -12,7 +13,7 @@ export interface ApiDeps {
   /** MariaDB; without it the admin API is not served. */
   configDb: ConfigDb | null;
   internalToken: string;
-  auth: { hs256Secret?: string; jwksUrl?: string; issuer?: string; audience?: string };
+  auth: AuthOptions;
   log: (msg: string, fields?: Record<string, unknown>) => void;
   metrics: Metrics;
 }

@@ -22,10 +22,14 @@ describe("HS256 tokens", () => {
   });
 
   it.each([
-    ["expired", () => mintToken(SECRET, { sub: "u", tid: "t", role: "agency" }, now() - 10), /expired/],
+    ["expired", () => mintToken(SECRET, { sub: "u", tid: "t", role: "agency" }, now() - 120), /expired/],
+    ["without an issue time", () => new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET)), /iat/],
+    ["issued a year from now", () => new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt(now() + 365 * 86400).setExpirationTime(now() + 366 * 86400).sign(new TextEncoder().encode(SECRET)), /iat/],
+    ["issued two days ago, still unexpired", () => new SignJWT({ sub: "u" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt(now() - 2 * 86400).setExpirationTime("1h").sign(new TextEncoder().encode(SECRET)), /too old/],
+    ["expiring in the year 2200", () => mintToken(SECRET, { sub: "u" }, Math.floor(Date.UTC(2200, 0, 1) / 1000)), /lives longer/],
     ["signed with another secret", () => mintToken("y".repeat(40), { sub: "u", tid: "t", role: "agency" }), /signature/],
-    ["without a subject", () => new SignJWT({ tid: "t" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(SECRET)), /sub/],
-    ["without an expiry", () => new SignJWT({ sub: "u", tid: "t", role: "agency" }).setProtectedHeader({ alg: "HS256" }).sign(new TextEncoder().encode(SECRET)), /exp/],
+    ["without a subject", () => new SignJWT({ tid: "t" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(SECRET)), /sub/],
+    ["without an expiry", () => new SignJWT({ sub: "u", tid: "t", role: "agency" }).setProtectedHeader({ alg: "HS256" }).setIssuedAt().sign(new TextEncoder().encode(SECRET)), /exp/],
     ["unsigned (alg none)", async () => `${btoa('{"alg":"none"}')}.${btoa(JSON.stringify({ sub: "u", tid: "t", role: "agency", exp: now() + 60 }))}.`, /algorithm|invalid/],
     ["garbage", async () => "a.b.c", /JWT|invalid/],
   ])("refuses a token %s", async (_name, token, message) => {
@@ -43,8 +47,14 @@ describe("HS256 tokens", () => {
   });
 
   it("refuses options without a key source or with a short secret", () => {
-    expect(() => createTokenVerifier({})).toThrow(/hs256Secret or jwksUrl/);
+    expect(() => createTokenVerifier({})).toThrow(/JWT_SECRET .*or JWT_JWKS_URL/);
     expect(() => createTokenVerifier({ hs256Secret: "short" })).toThrow(/at least 32/);
+  });
+
+  it("honours a shorter maximum age", async () => {
+    const verify = createTokenVerifier({ hs256Secret: SECRET, maxTokenAgeSeconds: 600 });
+    expect(await verify(await mintToken(SECRET, { sub: "u" }, "10m"))).toBe("u");
+    await expect(verify(await mintToken(SECRET, { sub: "u" }, "1h"))).rejects.toThrow(/lives longer than 600 s/);
   });
 });
 
@@ -72,23 +82,43 @@ describe("remote JWKS (RS256, EdDSA)", () => {
   const sign = (alg: string, claims: Record<string, unknown>) =>
     new SignJWT(claims)
       .setProtectedHeader({ alg, kid: keys[alg]!.kid })
+      .setIssuedAt()
       .setExpirationTime("5m")
       .sign(keys[alg]!.privateKey);
 
-  it.each(["RS256", "EdDSA"])("accepts %s tokens signed by a key of the set", async (alg) => {
-    const verify = createTokenVerifier({ jwksUrl });
-    expect(await verify(await sign(alg, { sub: "u" }))).toBe("u");
+  const idp = { issuer: "https://idp.test", audience: "lead-tracker" };
+  const ours = { iss: idp.issuer, aud: idp.audience };
+
+  it.each(["RS256", "EdDSA"])("accepts %s tokens signed by a key of the set for this app", async (alg) => {
+    const verify = createTokenVerifier({ jwksUrl, ...idp });
+    expect(await verify(await sign(alg, { sub: "u", ...ours }))).toBe("u");
+  });
+
+  it("refuses a JWKS without an issuer and an audience to check: the provider signs tokens for other apps too", () => {
+    expect(() => createTokenVerifier({ jwksUrl })).toThrow(/JWT_ISSUER and JWT_AUDIENCE/);
+    expect(() => createTokenVerifier({ jwksUrl, issuer: idp.issuer })).toThrow(/JWT_ISSUER and JWT_AUDIENCE/);
+  });
+
+  it.each([
+    ["another app's audience", { iss: idp.issuer, aud: "other-app" }, /"aud"/],
+    ["another issuer", { iss: "https://evil.test", aud: idp.audience }, /"iss"/],
+    ["no audience", { iss: idp.issuer }, /"aud"/],
+    ["no issuer", { aud: idp.audience }, /"iss"/],
+  ])("refuses a provider-signed token with %s", async (_name, claims, message) => {
+    const verify = createTokenVerifier({ jwksUrl, ...idp });
+    await expect(verify(await sign("EdDSA", { sub: "u", ...claims }))).rejects.toThrow(message);
   });
 
   it("refuses HS256 tokens when only a JWKS is configured", async () => {
-    const verify = createTokenVerifier({ jwksUrl });
-    await expect(verify(await mintToken(SECRET, { sub: "u", tid: "t", role: "agency" }))).rejects.toThrow(/algorithm/);
+    const verify = createTokenVerifier({ jwksUrl, ...idp });
+    await expect(verify(await mintToken(SECRET, { sub: "u", ...ours }))).rejects.toThrow(/algorithm/);
   });
 
-  it("accepts both sources when both are configured", async () => {
-    const verify = createTokenVerifier({ jwksUrl, hs256Secret: SECRET });
-    expect(await verify(await sign("EdDSA", { sub: "a" }))).toBe("a");
-    expect(await verify(await mintToken(SECRET, { sub: "b" }))).toBe("b");
+  it("accepts both sources side by side outside production, and refuses to start with both in production", async () => {
+    const verify = createTokenVerifier({ jwksUrl, hs256Secret: SECRET, ...idp });
+    expect(await verify(await sign("EdDSA", { sub: "a", ...ours }))).toBe("a");
+    expect(await verify(await mintToken(SECRET, { sub: "b", ...ours }))).toBe("b");
+    expect(() => createTokenVerifier({ jwksUrl, hs256Secret: SECRET, ...idp, production: true })).toThrow(/not both/);
   });
 });
 

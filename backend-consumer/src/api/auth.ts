@@ -14,10 +14,14 @@ export interface AuthOptions {
   hs256Secret?: string;
   /** URL of the identity provider's JWKS; tokens signed with RS256 or EdDSA are checked against it. */
   jwksUrl?: string;
-  /** When set, the `iss` claim must equal it. */
+  /** The `iss` claim must equal it. Required with a JWKS: an identity provider signs tokens for many apps. */
   issuer?: string;
-  /** When set, the `aud` claim must contain it. */
+  /** The `aud` claim must contain it. Required with a JWKS. */
   audience?: string;
+  /** The longest a token may live (exp − iat) and the oldest it may be (now − iat), in seconds. Default: 24 h. */
+  maxTokenAgeSeconds?: number;
+  /** In production a JWKS and an HS256 secret are never accepted side by side (a leaked local secret must not open production). */
+  production?: boolean;
 }
 
 export { ROLES, type Principal, type Role } from "./scope.ts";
@@ -43,16 +47,34 @@ export class Unauthorized extends Error {
 
 const JWKS_ALGORITHMS = ["RS256", "EdDSA"];
 const MIN_SECRET_LENGTH = 32;
+export const DEFAULT_MAX_TOKEN_AGE_S = 24 * 3600;
+/** Clocks of the identity provider and ours may differ by this much. */
+const CLOCK_TOLERANCE_S = 30;
+
+/** Throws, naming the setting, on options that would accept tokens they should not. Called at startup. */
+export function checkAuthOptions(opts: AuthOptions): void {
+  if (!opts.hs256Secret && !opts.jwksUrl) throw new Error("auth: set JWT_SECRET (local) or JWT_JWKS_URL");
+  if (opts.hs256Secret && opts.hs256Secret.length < MIN_SECRET_LENGTH) {
+    throw new Error(`auth: JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  if (opts.jwksUrl && (!opts.issuer || !opts.audience)) {
+    throw new Error("auth: with JWT_JWKS_URL, set JWT_ISSUER and JWT_AUDIENCE too (the provider signs tokens for other apps as well)");
+  }
+  if (opts.production && opts.jwksUrl && opts.hs256Secret) {
+    throw new Error("auth: in production, set JWT_JWKS_URL or JWT_SECRET, not both");
+  }
+  const maxAge = opts.maxTokenAgeSeconds ?? DEFAULT_MAX_TOKEN_AGE_S;
+  if (!Number.isInteger(maxAge) || maxAge <= 0) throw new Error("auth: JWT_MAX_AGE_S must be a positive whole number of seconds");
+}
 
 /** Checks the options once and returns a function that turns a compact JWT into the caller's user id or throws Unauthorized. */
 export function createTokenVerifier(opts: AuthOptions): (token: string) => Promise<string> {
-  if (!opts.hs256Secret && !opts.jwksUrl) throw new Error("auth: set hs256Secret or jwksUrl");
-  if (opts.hs256Secret && opts.hs256Secret.length < MIN_SECRET_LENGTH) {
-    throw new Error(`auth: hs256Secret must be at least ${MIN_SECRET_LENGTH} characters`);
-  }
+  checkAuthOptions(opts);
   const secret = opts.hs256Secret ? new TextEncoder().encode(opts.hs256Secret) : undefined;
   const jwks = opts.jwksUrl ? createRemoteJWKSet(new URL(opts.jwksUrl)) : undefined;
-  const common: JWTVerifyOptions = { requiredClaims: ["exp", "sub"] };
+  const maxAge = opts.maxTokenAgeSeconds ?? DEFAULT_MAX_TOKEN_AGE_S;
+  // iat is required: jose then refuses a token issued in the future or longer ago than maxTokenAge
+  const common: JWTVerifyOptions = { requiredClaims: ["exp", "sub", "iat"], maxTokenAge: maxAge, clockTolerance: CLOCK_TOLERANCE_S };
   if (opts.issuer) common.issuer = opts.issuer;
   if (opts.audience) common.audience = opts.audience;
 
@@ -69,6 +91,8 @@ export function createTokenVerifier(opts: AuthOptions): (token: string) => Promi
         secret && (alg === "HS256" || !jwks)
           ? await jwtVerify(token, secret, { ...common, algorithms: ["HS256"] })
           : await jwtVerify(token, jwks!, { ...common, algorithms: JWKS_ALGORITHMS });
+      // a token minted to outlive the maximum age (exp in the year 2200) is refused outright, not just once it is old
+      if (payload.exp! - payload.iat! > maxAge + CLOCK_TOLERANCE_S) throw new Unauthorized(`Token lives longer than ${maxAge} s.`);
       const claims = tokenClaimsSchema.safeParse(payload);
       if (!claims.success) throw new Unauthorized(`Token claims are invalid: ${claims.error.issues[0]?.path.join(".")}.`);
       return claims.data.sub;
@@ -82,7 +106,7 @@ function toUnauthorized(err: unknown): Unauthorized {
   if (err instanceof Unauthorized) return err;
   // The identity provider's key set being unreachable or broken is our failure, not the caller's: not a 401.
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) throw err;
-  if (err instanceof errors.JWTExpired) return new Unauthorized("Token has expired.");
+  if (err instanceof errors.JWTExpired) return new Unauthorized(err.claim === "iat" ? "Token is too old." : "Token has expired.");
   if (err instanceof errors.JWTClaimValidationFailed) return new Unauthorized(`Token claim "${err.claim}" is invalid.`);
   if (err instanceof errors.JOSEAlgNotAllowed) return new Unauthorized("Token algorithm is not accepted.");
   if (err instanceof errors.JWSSignatureVerificationFailed) return new Unauthorized("Token signature is invalid.");

@@ -161,7 +161,7 @@ export const users = mysqlTable(
     allowedSites: json("allowed_sites").$type<string[]>().notNull().default([]),
     ...timestamps,
   },
-  (t) => [uniqueIndex("users_email_unique").on(t.email), index("users_tenant_idx").on(t.tenantId)],
+  (t) => [uniqueIndex("users_tenant_email_unique").on(t.tenantId, t.email), index("users_email_idx").on(t.email)],
 );
 
 /** Which locations a location user belongs to (it sees every site in them). */

@@ -8,8 +8,14 @@ import { MAX_NESTING_DEPTH } from "#contracts";
 export const REDACTED = "[redacted]";
 
 const SENSITIVE_NAME = /pass(word|wd|port)|card.?(number|no|num)|\bcc.?(num|number)?\b|cvv|cvc|\bssn\b|social.?security|security.?code|\bpin\b/i;
-const SSN = /\b(?!000|666|9\d\d)\d{3}[- ]?(?!00)\d{2}[- ]?(?!0000)\d{4}\b/g;
-const CARD_CANDIDATE = /\b(?:\d[ -]?){12,18}\d\b/g;
+/** An SSN standing on its own, like a card number below (not inside an email, a URL or an id). */
+const SSN = /(?<![\w@.:/+#-])(?!000|666|9\d\d)\d{3}[- ]?(?!00)\d{2}[- ]?(?!0000)\d{4}(?![\w@:/-]|\.\w)/g;
+/**
+ * A card-shaped value: 13–19 digits with optional single spaces or dashes between them, standing on its own. Not
+ * part of a longer token: an email ("4111…@x.com"), a URL, an id with letters, or a longer run of digits (a phone
+ * number with an extension) is no card, whatever its digits add up to.
+ */
+const CARD_CANDIDATE = /(?<![\w@.:/+#-])(?:\d[ -]?){12,18}\d(?![\w@:/-]|\.\w)/g;
 
 export function luhnValid(digits: string): boolean {
   let sum = 0;

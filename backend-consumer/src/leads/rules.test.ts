@@ -67,6 +67,29 @@ describe("redaction", () => {
     ["call +1 415 555 0100", "call +1 415 555 0100"],
   ])("%s → %s", (input, expected) => expect(redactString(input)).toBe(expected));
 
+  it("finds no card inside an email, a URL, an id or a longer run: 3,000 emails with a 15-digit run stay as they are", () => {
+    let luhnValid15 = 0;
+    for (let i = 0; i < 3000; i++) {
+      const digits = String(100_000_000_000_000 + i * 7919).slice(0, 15);
+      if (luhnValid(digits)) luhnValid15++;
+      for (const value of [`${digits}@example.com`, `user.${digits}@example.com`, `https://x.example/o/${digits}`, `id-${digits}`, `a${digits}b`]) {
+        expect(redactString(value)).toBe(value);
+      }
+    }
+    expect(luhnValid15).toBeGreaterThan(200); // the corpus holds the runs that used to be taken for cards
+  });
+
+  it.each([
+    ["+1 (415) 555-0100 ext. 1234", "+1 (415) 555-0100 ext. 1234"],
+    ["+44 20 7946 0000 x 4111", "+44 20 7946 0000 x 4111"],
+    ["415-555-0100-1234-5678", "415-555-0100-1234-5678"],
+    ["card: 4111-1111-1111-1111.", "card: [redacted]."],
+    ["(4111 1111 1111 1111)", "([redacted])"],
+    ["123-45-6789@example.com", "123-45-6789@example.com"],
+    ["https://x.example/r/123-45-6789", "https://x.example/r/123-45-6789"],
+    ["ssn: 123-45-6789.", "ssn: [redacted]."],
+  ])("%s → %s", (input, expected) => expect(redactString(input)).toBe(expected));
+
   it("redacts by key name at any depth", () => {
     expect(redactValue({ a: { password: "hunter2", cvv: "123", passportNumber: "X1", nested: [{ ssn: "1" }] }, ok: "fine" })).toEqual({
       a: { password: "[redacted]", cvv: "[redacted]", passportNumber: "[redacted]", nested: [{ ssn: "[redacted]" }] },

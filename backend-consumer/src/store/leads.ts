@@ -116,6 +116,10 @@ function touchValues(touch: LeadTouch): [string, unknown][] {
   return out;
 }
 
+/** Values that differ only in case or surrounding spaces are the same value ("ADA@b.co", " Ada "). */
+const sameValue = (a: unknown, b: unknown): boolean =>
+  typeof a === "string" && typeof b === "string" ? a.trim().toLowerCase() === b.trim().toLowerCase() : JSON.stringify(a) === JSON.stringify(b);
+
 const valueAt = (doc: Record<string, unknown>, path: string): unknown =>
   path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), doc);
 
@@ -170,7 +174,7 @@ async function mergeIntoLead(db: Db, leadId: string, touch: LeadTouch, event: Ev
     for (const [path, value] of touchValues(touch)) {
       const kept = valueAt(current as unknown as Record<string, unknown>, path);
       if (kept === undefined || kept === null || kept === "" || trusted) set[path] = value;
-      else if (JSON.stringify(kept) !== JSON.stringify(value)) {
+      else if (!sameValue(kept, value)) {
         conflicts.push({ id: randomUUID(), field: path, value, current: kept, at, eventId: event.eventId, visitorId: event.visitorId });
       }
     }

@@ -18,6 +18,17 @@ export function anonymiseIp(ip: string | null | undefined): string | null {
   return `${groups.slice(0, 3).join(":")}::`;
 }
 
+/**
+ * Who a client is, for rate limits: an IPv4 address, or the /64 of an IPv6 one (a single host is handed a whole
+ * /64 and can rotate through it at will). Anything unparseable is one shared "unknown" client.
+ */
+export function clientKey(ip: string | null | undefined): string {
+  if (!ip) return "unknown";
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) return ip;
+  const groups = ip.includes(":") ? expandIpv6(ip) : null;
+  return groups ? `${groups.slice(0, 4).join(":")}::/64` : "unknown";
+}
+
 function expandIpv6(ip: string): string[] | null {
   const halves = ip.split("::");
   if (halves.length > 2) return null;

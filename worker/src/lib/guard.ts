@@ -34,10 +34,29 @@ export async function requireSender(config: SiteConfig, origin: string | undefin
   if (config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) throw OriginNotAllowed(origin);
 }
 
-export async function requireWithinLimits(env: Env, siteKey: string, clientIp: string | null): Promise<void> {
-  const [site, client] = await Promise.all([
-    env.SITE_RATE_LIMITER.limit({ key: siteKey }),
-    env.IP_RATE_LIMITER.limit({ key: `${siteKey}|${clientIp ?? "unknown"}` }),
-  ]);
-  if (!site.success || !client.success) throw RateLimited(RATE_LIMIT_PERIOD_S);
+/**
+ * Rate limits, keyed so that no client can spend anyone else's budget (clients are IPv4 addresses or IPv6 /64s):
+ * - before anything is looked up, every client has a budget of its own for every request, known site key or not,
+ *   so a flood of unknown keys is refused before it costs a KV read;
+ * - per site and client, a budget a page's real traffic never reaches;
+ * - per site, a budget spent only by requests that carry accepted events (empty or fully rejected batches spend
+ *   nothing), which one client cannot exhaust: its own per-site budget is 120 of the site's 5,000 per window;
+ * - per site and client, a cap on lead events a minute (a person submits a few forms, not hundreds).
+ */
+export async function requireClientWithinLimit(env: Env, client: string): Promise<void> {
+  if (!(await env.CLIENT_RATE_LIMITER.limit({ key: client })).success) throw RateLimited(RATE_LIMIT_PERIOD_S);
+}
+
+export async function requireSiteClientWithinLimit(env: Env, siteKey: string, client: string): Promise<void> {
+  if (!(await env.IP_RATE_LIMITER.limit({ key: `${siteKey}|${client}` })).success) throw RateLimited(RATE_LIMIT_PERIOD_S);
+}
+
+/** Lead events a client may send a site per minute (the binding's window is 60 s). */
+export const LEAD_LIMIT_PERIOD_S = 60;
+
+export async function requireSiteWithinLimits(env: Env, siteKey: string, client: string, leadEvents: number): Promise<void> {
+  if (!(await env.SITE_RATE_LIMITER.limit({ key: siteKey })).success) throw RateLimited(RATE_LIMIT_PERIOD_S);
+  for (let i = 0; i < leadEvents; i++) {
+    if (!(await env.LEAD_RATE_LIMITER.limit({ key: `${siteKey}|${client}` })).success) throw RateLimited(LEAD_LIMIT_PERIOD_S);
+  }
 }

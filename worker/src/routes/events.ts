@@ -14,7 +14,7 @@ import {
   type IngestResponse,
   type QueueMessage,
 } from "#contracts";
-import { anonymiseIp, geoFromCf } from "../lib/enrich.ts";
+import { anonymiseIp, clientKey, geoFromCf } from "../lib/enrich.ts";
 import {
   ApiError,
   EmptyBatch,
@@ -25,7 +25,7 @@ import {
   TooManyEvents,
   UnsupportedMediaType,
 } from "../lib/errors.ts";
-import { RATE_LIMIT_PERIOD_S, requireSender, requireSite, requireWithinLimits } from "../lib/guard.ts";
+import { requireClientWithinLimit, requireSender, requireSite, requireSiteClientWithinLimit, requireSiteWithinLimits } from "../lib/guard.ts";
 import { validateBatch, withTrustedTimes } from "../lib/validate-batch.ts";
 
 const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
@@ -71,23 +71,24 @@ eventsRoute.post(
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) throw UnsupportedMediaType();
 
+    const clientIp = c.req.header("cf-connecting-ip") ?? null;
+    const client = clientKey(clientIp);
+    await requireClientWithinLimit(c.env, client);
     const envelope = ingestRequestSchema.safeParse(parseBody(await c.req.arrayBuffer()));
     if (!envelope.success) throw InvalidBatch("Expected { siteKey: string, events: [...] }.");
-    const { siteKey, events, sentAt } = envelope.data;
+    const { events, sentAt } = envelope.data;
+    const siteKey = envelope.data.siteKey.toLowerCase();
     const site = await requireSite(c.env.CONFIG, siteKey);
     await requireSender(site, c.req.header("origin"), c.req.header("authorization"));
-    const clientIp = c.req.header("cf-connecting-ip") ?? null;
-    try {
-      await requireWithinLimits(c.env, siteKey, clientIp);
-    } catch (err) {
-      c.header("Retry-After", String(RATE_LIMIT_PERIOD_S));
-      throw err;
-    }
+    await requireSiteClientWithinLimit(c.env, siteKey, client);
     if (events.length === 0) throw EmptyBatch();
     if (events.length > MAX_EVENTS_PER_REQUEST) throw TooManyEvents(MAX_EVENTS_PER_REQUEST, events.length);
 
     const verdict = validateBatch(events);
     if (verdict.accepted.length === 0) throw NoValidEvents(verdict.rejected);
+    // only now, with events to accept, does the request spend the site's budget
+    const leadEvents = verdict.accepted.filter((e) => e.type === "form_submission" || e.type === "form_interaction").length;
+    await requireSiteWithinLimits(c.env, siteKey, client, leadEvents);
 
     const receivedAt = Date.now();
     const message: QueueMessage = {
@@ -105,8 +106,7 @@ eventsRoute.post(
       await c.env.EVENTS.send(message, { contentType: "json" });
     } catch (cause) {
       console.error("queue send failed", cause instanceof Error ? cause.message : String(cause));
-      c.header("Retry-After", "5");
-      throw new ApiError(503, "queue_unavailable", "Events could not be queued; retry later.");
+      throw new ApiError(503, "queue_unavailable", "Events could not be queued; retry later.", { retryAfter: 5 });
     }
     const body: IngestResponse = { accepted: verdict.accepted.length, rejected: verdict.rejected };
     return c.json(body, 202);

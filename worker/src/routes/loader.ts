@@ -31,7 +31,8 @@ loaderRoute.get(`/s/:file{${SITE_KEY}\\.js}`, async function serveLoader(c) {
   c.header("ETag", etag);
   c.header("Cache-Control", LOADER_CACHE_CONTROL);
   if (c.req.header("if-none-match") === etag) return c.body(null, 304);
-  const origin = new URL(c.req.url).origin;
+  // where the SDK is and where events go come from configuration: a Host header is the client's to choose
+  const origin = c.env.EDGE_PUBLIC_URL.replace(/\/+$/, "");
   return c.body(renderLoader(publicConfig(config), `${origin}/sdk/${SDK_VERSION}.js`, origin));
 });
 
