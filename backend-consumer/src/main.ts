@@ -12,6 +12,7 @@ import { PullConsumer, type PullConsumerOptions } from "./drain/pull-client.ts";
 import { startConfigSync } from "./config/sync.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { securitySettingsFromEnv } from "./ops/settings.ts";
+import { sessionKeys } from "./api/session.ts";
 import { startVisitFinalizer } from "./rollups/finalizer.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
@@ -93,7 +94,9 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
     db: mongo.db,
     configDb: mariadb?.db ?? null,
     internalToken: security.internalToken,
-    auth: security.auth,
+    auth: { ...security.auth, session: await sessionKeys(security.sessionSigningKey) },
+    sso: security.sso,
+    edgeUrl: env.EDGE_PUBLIC_URL ?? "",
     log,
     metrics,
   });

@@ -4,6 +4,8 @@ import type { Db } from "mongodb";
 import type { ConfigDb } from "../config/db.ts";
 import { createAdminApi } from "./admin.ts";
 import type { AuthOptions } from "./auth.ts";
+import { ScopeResolver } from "./scope.ts";
+import { ssoRoutes } from "./sso/route.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
 import { mountOpenApi } from "./openapi.ts";
 import type { Metrics } from "../ops/metrics.ts";
@@ -14,6 +16,10 @@ export interface ApiDeps {
   configDb: ConfigDb | null;
   internalToken: string;
   auth: AuthOptions;
+  /** Single sign-on from the CRM's Custom Page (needs `auth.session` to mint session tokens). */
+  sso?: { sharedSecret?: string; autoCreateTenants: boolean };
+  /** The edge's public URL (install snippets). */
+  edgeUrl?: string;
   log: (msg: string, fields?: Record<string, unknown>) => void;
   metrics: Metrics;
 }
@@ -31,7 +37,14 @@ export function createApi(deps: ApiDeps): Hono {
   app.route("/internal/queue", internalQueueRoutes({ db: deps.db, token: deps.internalToken, log: deps.log, metrics: deps.metrics }));
   mountOpenApi(app, { serverUrl: "/v1" });
   // The admin API owns everything under /v1 (its auth and its JSON 404), so it is mounted last.
-  if (deps.configDb) app.route("/v1", createAdminApi({ db: deps.configDb, mongo: deps.db, auth: deps.auth, log: deps.log }));
+  if (deps.configDb) {
+    const scopes = new ScopeResolver(deps.configDb);
+    // before the admin API, whose auth guards everything else under /v1
+    if (deps.auth.session) {
+      app.route("/v1/auth", ssoRoutes({ db: deps.configDb, session: deps.auth.session, ...deps.sso, onSignIn: () => scopes.invalidate(), log: deps.log }));
+    }
+    app.route("/v1", createAdminApi({ db: deps.configDb, mongo: deps.db, auth: deps.auth, scopes, edgeUrl: deps.edgeUrl ?? "", log: deps.log }));
+  }
   app.notFound((c) => c.json({ error: "not_found", message: "No such route." }, 404));
   app.onError((err, c) => {
     deps.log("unhandled error", { error: err.message });

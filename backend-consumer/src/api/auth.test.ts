@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { Hono } from "hono";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { createTokenVerifier, mintToken, requireAuth, type AuthEnv, type Principal } from "./auth.ts";
+import { mintSession, SESSION_KID, sessionKeys, type SessionKeys } from "./session.ts";
 
 const SECRET = "unit-test-secret-0123456789abcdefghij";
 const now = () => Math.floor(Date.now() / 1000);
@@ -128,8 +129,36 @@ describe("requireAuth middleware", () => {
     u: { userId: "u", tenantId: "t", role: "location", email: "u@t.test", locationIds: ["l"], siteIds: ["s"] },
   };
   const app = new Hono<AuthEnv>();
-  app.use("*", requireAuth({ hs256Secret: SECRET }, { principal: async (id) => principals[id] ?? null }));
-  app.get("/me", (c) => c.json(c.get("principal")));
+  let keys: SessionKeys;
+  const narrow = async (p: Principal, loc: string): Promise<Principal | null> =>
+    p.locationIds.includes(loc) ? { ...p, locationIds: [loc], siteIds: p.siteIds.filter((s) => s.startsWith(loc)), sessionLocationId: loc } : null;
+  beforeAll(async () => {
+    keys = await sessionKeys();
+    app.use("*", requireAuth({ hs256Secret: SECRET, session: keys }, { principal: async (id) => principals[id] ?? null, narrow }));
+    app.get("/me", (c) => c.json(c.get("principal")));
+  });
+  principals.a = { userId: "a", tenantId: "t", role: "agency", email: "a@t.test", locationIds: ["l1", "l2"], siteIds: ["l1-s", "l2-s"] };
+  const me = async (token: string) => app.request("/me", { headers: { authorization: `Bearer ${token}` } });
+
+  it("accepts a dashboard session and scopes it to the location it was opened in", async () => {
+    const { token, expiresAt } = await mintSession(keys, { userId: "a", locationId: "l2" });
+    expect(Date.parse(expiresAt) - Date.now()).toBeLessThanOrEqual(15 * 60_000);
+    expect(await (await me(token)).json()).toEqual({ ...principals.a, locationIds: ["l2"], siteIds: ["l2-s"], sessionLocationId: "l2" });
+    const whole = await mintSession(keys, { userId: "a", locationId: null });
+    expect(await (await me(whole.token)).json()).toEqual(principals.a);
+  });
+
+  it("refuses a session scoped to a location that is not the user's, and sessions signed by anyone else", async () => {
+    expect((await me((await mintSession(keys, { userId: "a", locationId: "elsewhere" })).token)).status).toBe(401);
+    const other = await sessionKeys();
+    expect((await me((await mintSession(other, { userId: "a", locationId: null })).token)).status).toBe(401);
+    // the session's kid on an HS256 token signed with the API secret: still a session, and not one of ours
+    const forged = await new SignJWT({ sub: "a" }).setProtectedHeader({ alg: "HS256", kid: SESSION_KID }).setIssuer("lead-tracker").setAudience("lead-tracker:dashboard").setIssuedAt().setExpirationTime("5m").sign(new TextEncoder().encode(SECRET));
+    expect((await me(forged)).status).toBe(401);
+    // and a session minted to last a day is refused, not just once it is old
+    const long = await new SignJWT({ sub: "a" }).setProtectedHeader({ alg: "EdDSA", kid: SESSION_KID }).setIssuer("lead-tracker").setAudience("lead-tracker:dashboard").setIssuedAt().setExpirationTime("1d").sign(keys.privateKey);
+    expect((await me(long)).status).toBe(401);
+  });
 
   it("puts the user's scopes, as the database has them, on the context", async () => {
     const token = await mintToken(SECRET, { sub: "u", tid: "forged", role: "agency" });

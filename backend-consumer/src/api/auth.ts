@@ -8,6 +8,7 @@ import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, SignJWT, type JWTVerifyOptions } from "jose";
 import { z } from "zod";
 import type { Principal, ScopeResolver } from "./scope.ts";
+import { SESSION_KID, verifySession, type SessionKeys } from "./session.ts";
 
 export interface AuthOptions {
   /** HS256 shared secret (local runs, tests). At least 32 characters. */
@@ -22,6 +23,8 @@ export interface AuthOptions {
   maxTokenAgeSeconds?: number;
   /** In production a JWKS and an HS256 secret are never accepted side by side (a leaked local secret must not open production). */
   production?: boolean;
+  /** Keys of the dashboard's own session tokens (session.ts), minted after single sign-on. */
+  session?: SessionKeys;
 }
 
 export { ROLES, type Principal, type Role } from "./scope.ts";
@@ -53,7 +56,7 @@ const CLOCK_TOLERANCE_S = 30;
 
 /** Throws, naming the setting, on options that would accept tokens they should not. Called at startup. */
 export function checkAuthOptions(opts: AuthOptions): void {
-  if (!opts.hs256Secret && !opts.jwksUrl) throw new Error("auth: set JWT_SECRET (local) or JWT_JWKS_URL");
+  if (!opts.hs256Secret && !opts.jwksUrl && !opts.session) throw new Error("auth: set JWT_SECRET (local) or JWT_JWKS_URL");
   if (opts.hs256Secret && opts.hs256Secret.length < MIN_SECRET_LENGTH) {
     throw new Error(`auth: JWT_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
   }
@@ -70,6 +73,11 @@ export function checkAuthOptions(opts: AuthOptions): void {
 /** Checks the options once and returns a function that turns a compact JWT into the caller's user id or throws Unauthorized. */
 export function createTokenVerifier(opts: AuthOptions): (token: string) => Promise<string> {
   checkAuthOptions(opts);
+  if (!opts.hs256Secret && !opts.jwksUrl) {
+    return async () => {
+      throw new Unauthorized("Only dashboard sessions are accepted here.");
+    };
+  }
   const secret = opts.hs256Secret ? new TextEncoder().encode(opts.hs256Secret) : undefined;
   const jwks = opts.jwksUrl ? createRemoteJWKSet(new URL(opts.jwksUrl)) : undefined;
   const maxAge = opts.maxTokenAgeSeconds ?? DEFAULT_MAX_TOKEN_AGE_S;
@@ -119,8 +127,23 @@ function toUnauthorized(err: unknown): Unauthorized {
  * Middleware factory: requires `Authorization: Bearer <jwt>` and puts the verified `principal` on the context.
  * Answers 401 `{ error: "unauthorized", message }` otherwise.
  */
-export function requireAuth(opts: AuthOptions, scopes: Pick<ScopeResolver, "principal">): MiddlewareHandler<AuthEnv> {
+export function requireAuth(opts: AuthOptions, scopes: Pick<ScopeResolver, "principal" | "narrow">): MiddlewareHandler<AuthEnv> {
   const verify = createTokenVerifier(opts);
+  /** Who the token names, and the location a dashboard session is scoped to. */
+  const claimsOf = async (token: string): Promise<{ userId: string; locationId: string | null }> => {
+    let kid: string | undefined;
+    try {
+      kid = decodeProtectedHeader(token).kid;
+    } catch {
+      throw new Unauthorized("Token is not a JWT.");
+    }
+    if (kid !== SESSION_KID || !opts.session) return { userId: await verify(token), locationId: null };
+    try {
+      return await verifySession(opts.session, token);
+    } catch (err) {
+      throw toUnauthorized(err);
+    }
+  };
   return async function requireAuth(c, next) {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -130,8 +153,13 @@ export function requireAuth(opts: AuthOptions, scopes: Pick<ScopeResolver, "prin
       });
     }
     try {
-      const principal = await scopes.principal(await verify(match[1]));
+      const claims = await claimsOf(match[1]);
+      let principal = await scopes.principal(claims.userId);
       if (!principal) throw new Unauthorized("No such user.");
+      if (claims.locationId) {
+        principal = await scopes.narrow(principal, claims.locationId);
+        if (!principal) throw new Unauthorized("The session's location is no longer the user's.");
+      }
       c.set("principal", principal);
     } catch (err) {
       if (!(err instanceof Unauthorized)) throw err;

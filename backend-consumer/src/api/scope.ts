@@ -21,6 +21,11 @@ export interface Principal {
   locationIds: string[];
   /** Sites the user may see (every site of the tenant for agency users). */
   siteIds: string[];
+  /**
+   * Set when the session is scoped to one location (the CRM page was opened inside it): locationIds and siteIds
+   * are then that location's, whatever the role, and tenant-wide actions are refused.
+   */
+  sessionLocationId?: string;
 }
 
 /** Default cache lifetime: well under the 30 s the product promises. */
@@ -46,6 +51,29 @@ export class ScopeResolver {
     this.cache.set(userId, { at: this.now(), principal });
     if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
     return principal;
+  }
+
+  /**
+   * `principal` narrowed to one of its locations, for a session opened inside it; null when the location is not
+   * one the user may see (removed from it since, or never in it).
+   */
+  async narrow(principal: Principal, locationId: string): Promise<Principal | null> {
+    if (!principal.locationIds.includes(locationId)) return null;
+    const key = `${principal.userId}|${locationId}`;
+    const hit = this.cache.get(key);
+    if (hit && this.now() - hit.at < this.ttlMs) return hit.principal;
+    const inLocation = await this.db
+      .select({ id: sites.id })
+      .from(sites)
+      .where(and(eq(sites.tenantId, principal.tenantId), eq(sites.locationId, locationId)));
+    const narrowed: Principal = {
+      ...principal,
+      locationIds: [locationId],
+      siteIds: inLocation.map((s) => s.id).filter((id) => principal.siteIds.includes(id)),
+      sessionLocationId: locationId,
+    };
+    this.cache.set(key, { at: this.now(), principal: narrowed });
+    return narrowed;
   }
 
   /** Forgets every cached answer (after a change to users, locations or sites through the admin API). */

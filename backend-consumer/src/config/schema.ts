@@ -159,9 +159,17 @@ export const users = mysqlTable(
      * per site before locations existed keeps exactly its reach). Ignored for agency users.
      */
     allowedSites: json("allowed_sites").$type<string[]>().notNull().default([]),
+    /** The CRM's user id (single sign-on provisions users by it), unique within the tenant. */
+    externalId: varchar("external_id", { length: 64 }),
+    /** Display name, as the CRM last said at sign-in. */
+    name: varchar("name", { length: 255 }),
     ...timestamps,
   },
-  (t) => [uniqueIndex("users_tenant_email_unique").on(t.tenantId, t.email), index("users_email_idx").on(t.email)],
+  (t) => [
+    uniqueIndex("users_tenant_email_unique").on(t.tenantId, t.email),
+    index("users_email_idx").on(t.email),
+    uniqueIndex("users_tenant_external_unique").on(t.tenantId, t.externalId),
+  ],
 );
 
 /** Which locations a location user belongs to (it sees every site in them). */

@@ -14,6 +14,7 @@ import type { QueueMessage } from "#contracts";
 import { storeDeadLetters, rawBody, type DeadLetter } from "../store/dead-letters.ts";
 import { insertEvents, toEventDocuments, type EventDocument } from "../store/events.ts";
 import { applyLeads } from "../store/leads.ts";
+import { recordSiteActivity } from "../store/site-activity.ts";
 import { applySessions } from "../store/sessions.ts";
 import { COLLECTIONS } from "../store/mongo.ts";
 import { eventContributions } from "../rollups/contributions.ts";
@@ -180,6 +181,7 @@ async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind:
   const settled = await Promise.allSettled([
     applySessions(db, stored, new Date(), timezones).then(() => applyLeads(db, stored)),
     applyEventRollups(db, items, docs, owner, result.duplicateIndexes, refused),
+    recordSiteActivity(db, stored),
   ]);
   // both have finished before an error goes up: a split must not race writes still in flight
   for (const s of settled) if (s.status === "rejected") throw s.reason;

@@ -10,6 +10,9 @@ export const MIN_INTERNAL_TOKEN_LENGTH = 43;
 export interface SecuritySettings {
   internalToken: string;
   auth: AuthOptions;
+  /** PKCS#8 PEM of the dashboard's session signing key (Ed25519); unset: a key per process. */
+  sessionSigningKey?: string;
+  sso: { sharedSecret?: string; autoCreateTenants: boolean };
 }
 
 export function securitySettingsFromEnv(env: NodeJS.ProcessEnv): SecuritySettings {
@@ -28,5 +31,16 @@ export function securitySettingsFromEnv(env: NodeJS.ProcessEnv): SecuritySetting
   };
   // tokens are checked by the admin and read APIs, which are served with the config plane (MariaDB)
   if (env.MARIADB_URL) checkAuthOptions(auth);
-  return { internalToken, auth };
+  const sharedSecret = env.HIGHLEVEL_SHARED_SECRET || undefined;
+  if (sharedSecret && sharedSecret.length < 16) throw new Error("HIGHLEVEL_SHARED_SECRET looks truncated: use the app's Shared Secret as the CRM shows it");
+  // a key per process would sign everyone out at each deploy, and replicas would refuse each other's sessions
+  if (sharedSecret && auth.production && !env.SESSION_SIGNING_KEY) {
+    throw new Error("SESSION_SIGNING_KEY is required in production with single sign-on (an Ed25519 private key, PKCS#8 PEM)");
+  }
+  return {
+    internalToken,
+    auth,
+    ...(env.SESSION_SIGNING_KEY ? { sessionSigningKey: env.SESSION_SIGNING_KEY } : {}),
+    sso: { ...(sharedSecret ? { sharedSecret } : {}), autoCreateTenants: env.HIGHLEVEL_AUTO_CREATE_TENANTS === "true" },
+  };
 }

@@ -11,16 +11,23 @@ import type { Principal } from "../auth.ts";
 import { Forbidden, NotFound } from "./errors.ts";
 import type { FieldRow, FormRow, LocationRow, MappingRow, SiteRow, UserRow } from "./rows.ts";
 
-/** The sites a principal may see: its tenant's, narrowed to those of its locations for location users. */
+/**
+ * The sites a principal may see: its tenant's, narrowed to those of its locations for location users and for
+ * sessions scoped to one location.
+ */
 export function siteScope(p: Principal): SQL {
   const tenant = eq(sites.tenantId, p.tenantId);
-  if (p.role === "agency") return tenant;
+  if (p.role === "agency" && !p.sessionLocationId) return tenant;
   return and(tenant, p.siteIds.length > 0 ? inArray(sites.id, p.siteIds) : sql`false`)!;
 }
 
-/** Agency-only operations answer 403 to location users before anything is looked up. */
-export function requireAgency(p: Principal, what: string): void {
+/**
+ * Agency-only operations answer 403 to location users before anything is looked up. Tenant-wide ones (users,
+ * creating or deleting locations) also answer 403 in a session scoped to one location.
+ */
+export function requireAgency(p: Principal, what: string, opts: { tenantWide?: boolean } = {}): void {
   if (p.role !== "agency") throw Forbidden(`Only agency users may ${what}.`);
+  if (opts.tenantWide && p.sessionLocationId) throw Forbidden(`Open the app at the agency level to ${what}.`);
 }
 
 export async function findSite(db: ConfigDb, p: Principal, siteId: string): Promise<SiteRow> {
@@ -89,7 +96,7 @@ export async function foreignSiteIds(db: ConfigDb, tenantId: string, siteIds: st
 /** The locations a principal may see: its tenant's, narrowed to its own for location users. */
 export function locationScope(p: Principal): SQL {
   const tenant = eq(locations.tenantId, p.tenantId);
-  if (p.role === "agency") return tenant;
+  if (p.role === "agency" && !p.sessionLocationId) return tenant;
   return and(tenant, p.locationIds.length > 0 ? inArray(locations.id, p.locationIds) : sql`false`)!;
 }
 

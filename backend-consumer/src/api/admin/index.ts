@@ -22,7 +22,9 @@ import {
 } from "./errors.ts";
 import { registerFieldRoutes } from "./fields.ts";
 import { registerFormRoutes } from "./forms.ts";
+import { registerInstallRoute } from "./install.ts";
 import { registerLocationRoutes } from "./locations.ts";
+import { registerMeRoute } from "./me.ts";
 import { registerLeadRoutes } from "../leads/index.ts";
 import { registerStatsRoutes } from "../stats/index.ts";
 import { registerMappingRoutes } from "./mappings.ts";
@@ -37,6 +39,8 @@ export interface AdminApiDeps {
   mongo?: Db;
   /** Where scopes come from; one per process (shared with the read API) so that writes here clear its cache. */
   scopes?: ScopeResolver;
+  /** The edge's public URL, for the install snippet `GET /v1/me` hands the dashboard. */
+  edgeUrl?: string;
   /** Largest accepted request body; 413 `payload_too_large` above it. Default 64 KiB. */
   maxBodyBytes?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -65,6 +69,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
       },
     }),
   );
+  registerMeRoute(app, deps.db, { edgeUrl: deps.edgeUrl ?? "" });
   registerLocationRoutes(app, deps.db);
   registerSiteRoutes(app, deps.db);
   registerSecretRoutes(app, deps.db);
@@ -75,6 +80,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
   if (deps.mongo) {
     registerLeadRoutes(app, { db: deps.mongo, configDb: deps.db });
     registerStatsRoutes(app, { db: deps.mongo, configDb: deps.db });
+    registerInstallRoute(app, deps.db, deps.mongo);
   }
   // A catch-all of its own, so an unknown route under the mount point is a JSON 404 whatever the parent does.
   app.all("*", () => {

@@ -23,7 +23,7 @@ export function registerLocationRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
 
   app.post("/locations", async (c) => {
     const p = c.get("principal");
-    requireAgency(p, "create locations");
+    requireAgency(p, "create locations", { tenantWide: true });
     const body = await readBody(c, locationCreateSchema);
     const id = crypto.randomUUID();
     try {
@@ -53,7 +53,7 @@ export function registerLocationRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
 
   app.delete("/locations/:locationId", async (c) => {
     const p = c.get("principal");
-    requireAgency(p, "delete locations");
+    requireAgency(p, "delete locations", { tenantWide: true });
     const location = await findLocation(db, p, c.req.param("locationId"));
     const [site] = await db.select({ id: sites.id }).from(sites).where(and(eq(sites.locationId, location.id))).limit(1);
     if (site) throw Conflict("The location still has sites: move or delete them first.", "sites");

@@ -14,7 +14,7 @@ import { userOut, type UserRow } from "./rows.ts";
 import { userCreateSchema, userPatchSchema } from "./schemas.ts";
 
 const agencyOnly = (p: Principal): Principal => {
-  requireAgency(p, "manage users");
+  requireAgency(p, "manage users", { tenantWide: true });
   return p;
 };
 const EMAIL_TAKEN = () => Conflict("A user with that email already exists.", "email");

@@ -1,0 +1,55 @@
+/**
+ * `POST /v1/auth/highlevel { encryptedData }`: the dashboard's sign-in from inside the CRM. Answers a session token
+ * of at most 15 minutes (the page asks the CRM again before it runs out; no cookies, which browsers block in
+ * third-party iframes), or 401 with a named error.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import type { ConfigDb } from "../../config/db.ts";
+import { readBody } from "../admin/body.ts";
+import { ApiError, DatabaseUnavailable, isDatabaseUnavailable, PayloadTooLarge } from "../admin/errors.ts";
+import { mintSession, type SessionKeys } from "../session.ts";
+import { signInWithHighLevel, SsoRefused } from "./highlevel.ts";
+
+export interface SsoRouteDeps {
+  db: ConfigDb;
+  session: SessionKeys;
+  /** The app's Shared Secret; without it the route answers 404 `sso_not_configured`. */
+  sharedSecret?: string;
+  autoCreateTenants?: boolean;
+  /** Called after every sign-in (the scope cache must not keep a role the CRM has just changed). */
+  onSignIn?: () => void;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+const exchangeSchema = z.strictObject({ encryptedData: z.string().min(1).max(64 * 1024) });
+
+export function ssoRoutes(deps: SsoRouteDeps): Hono {
+  const app = new Hono();
+  app.use("*", bodyLimit({ maxSize: 96 * 1024, onError: () => { throw PayloadTooLarge(96 * 1024); } }));
+  app.post("/highlevel", async (c) => {
+    if (!deps.sharedSecret) throw new ApiError(404, "sso_not_configured", "Single sign-on is not configured (HIGHLEVEL_SHARED_SECRET).");
+    const { encryptedData } = await readBody(c, exchangeSchema);
+    const who = await signInWithHighLevel(deps.db, encryptedData, { sharedSecret: deps.sharedSecret, autoCreateTenants: deps.autoCreateTenants ?? false });
+    deps.onSignIn?.();
+    const { token, expiresAt } = await mintSession(deps.session, { userId: who.userId, locationId: who.locationId });
+    return c.json({
+      token,
+      expiresAt,
+      user: { userId: who.userId, tenantId: who.tenantId, role: who.role, email: who.email, name: who.name, sessionLocationId: who.locationId },
+    });
+  });
+  app.onError((err, c) => {
+    if (err instanceof SsoRefused) {
+      // which check refused is logged (never the payload); the caller gets the name, not the details of our data
+      deps.log?.("sso refused", { error: err.code });
+      return c.json({ error: err.code, message: err.message }, 401, { "WWW-Authenticate": 'Bearer realm="dashboard"' });
+    }
+    if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+    if (isDatabaseUnavailable(err)) return c.json(DatabaseUnavailable(5).toJSON(), 503, { "Retry-After": "5" });
+    deps.log?.("sso error", { error: err.message });
+    return c.json({ error: "internal_error", message: "Unexpected error." }, 500);
+  });
+  return app;
+}
