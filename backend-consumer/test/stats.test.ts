@@ -135,6 +135,7 @@ describe.each([
   ["leads", 2, "A's submission and C's email"],
   ["partial_leads", 1, "C's email, never submitted"],
   ["form_submissions", 1, "A's"],
+  ["form_interactions", 1, "C typed an email into the quote form"],
   ["conversion_rate", 25, "1 of 4 visits submitted"],
 ])("%s", (metric, expected, why) => {
   it(`= ${expected} (${why})`, async () => {
@@ -178,6 +179,16 @@ describe("dimensions", () => {
 
   it("event:form and visit:entry_page", async () => {
     expect((await query(agency, { scope: { siteIds: [ids.s1] }, metrics: ["form_submissions", "leads"], dimensions: ["event:form"] })).body.results).toEqual([{ dimensions: ["quote"], metrics: [1, 2] }]);
+    // the quote form was used on / (C's email) and /pricing (A's submission): their page views are its views,
+    // 3 of / (A and C on day 1, A on day 2) and 2 of /pricing (A on both days)
+    const funnel = await query(agency, { scope: { siteIds: [ids.s1] }, metrics: ["form_views", "form_interactions", "form_submissions"], dimensions: ["event:form"] });
+    expect(funnel.body.results).toEqual([{ dimensions: ["quote"], metrics: [5, 1, 1] }]);
+    const daily = await query(agency, { scope: { siteIds: [ids.s1] }, metrics: ["form_views"], dimensions: ["time:day", "event:form"] });
+    expect(daily.body.results).toEqual([
+      { dimensions: [day(D1), "quote"], metrics: [3] },
+      { dimensions: [day(D2), "quote"], metrics: [2] },
+    ]);
+    expect((await query(agency, { scope: { siteIds: [ids.s1] }, metrics: ["form_views"] })).body).toMatchObject({ error: "validation_failed", issues: [{ path: "metrics.0" }] });
     const entry = await query(agency, { scope: { siteIds: [ids.s1] }, metrics: ["visits"], dimensions: ["visit:entry_page"], order_by: [["visit:entry_page", "asc"]] });
     expect(entry.body.results).toEqual([
       { dimensions: ["/"], metrics: [3] },

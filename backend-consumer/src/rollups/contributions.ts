@@ -48,6 +48,9 @@ export class Contributions extends Map<string, Contribution> {
 const MAX_ENGAGED_MS = 30 * 60_000;
 const DAY_MS = 86_400_000;
 
+/** The value of a (form, page) pair: which pages a form is used on, for the form's views. */
+export const formPageValue = (formId: string, page: string): string => JSON.stringify([clip(formId), page]);
+
 /**
  * Event counters, per site and local day: pageviews (`pv`), engaged time (`eng`, ms), form submissions (`sub`)
  * and form interactions with an email (`int`), in total, by page and by form; visitors in total and by page.
@@ -72,10 +75,15 @@ export function eventContributions(events: EventDocument[], timezone: string | u
     } else if (e.type === "form_submission") {
       add("", "", { sub: 1 });
       add("page", page, { sub: 1 });
-      if (e.form) add("form", clip(e.form.formId), { sub: 1 });
+      if (e.form) {
+        add("form", clip(e.form.formId), { sub: 1 });
+        add("form_page", formPageValue(e.form.formId, page), { sub: 1 });
+      }
     } else if (e.type === "form_interaction" && e.form) {
       add("", "", { int: 1 });
+      add("page", page, { int: 1 });
       add("form", clip(e.form.formId), { int: 1 });
+      add("form_page", formPageValue(e.form.formId, page), { int: 1 });
     }
   }
   return into;

@@ -38,7 +38,7 @@ function formatDay(at: number, tz: string): string {
 export type RollupKind = "e" | "v";
 
 /** Event dimensions ("" is the site's total). */
-export const EVENT_DIMS = ["", "page", "form"] as const;
+export const EVENT_DIMS = ["", "page", "form", "form_page"] as const;
 /** Visit dimensions ("" is the site's total). */
 export const VISIT_DIMS = ["", "entry_page", "source", "referrer", "utm_source", "utm_medium", "utm_campaign", "country", "device", "browser"] as const;
 export type EventDim = (typeof EVENT_DIMS)[number];

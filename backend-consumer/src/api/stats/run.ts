@@ -52,6 +52,43 @@ function allBuckets(from: string, to: string, time: Plan["time"]): string[] {
 
 const COUNTERS = { e: ["pv", "eng", "sub", "int"], v: ["visits", "bounces", "dur", "pv", "conv", "sub"] } as const;
 
+/**
+ * Views of each form (`fv` on the form rows): the page views, in each period, of the pages the form was used on
+ * (interacted with or submitted) anywhere in the range, per site. Read from the (form, page) and page rollups.
+ */
+async function addFormViews(db: Db, siteIds: string[], q: StatsQuery, plan: Plan, rows: Map<string, Row>): Promise<void> {
+  const days = daysOf(plan.from, plan.to);
+  const [pairs, pages] = await Promise.all([findRollups(db, "e", siteIds, days, "form_page", false), findRollups(db, "e", siteIds, days, "page", false)]);
+  const pagesOfForm = new Map<string, Set<string>>(); // form → "site|page"
+  for (const d of pairs) {
+    const [form, page] = JSON.parse(d.value) as [string, string];
+    if (!passesFilters(form, q)) continue;
+    let set = pagesOfForm.get(form);
+    if (!set) pagesOfForm.set(form, (set = new Set()));
+    set.add(`${d.siteId}|${page}`);
+  }
+  const views = new Map<string, number>(); // "bucket|site|page" → page views
+  for (const d of pages) {
+    const key = `${plan.time ? bucketOf(d.day, plan.time) : ""}|${d.siteId}|${d.value}`;
+    views.set(key, (views.get(key) ?? 0) + Number(d.c?.pv ?? 0));
+  }
+  const buckets = plan.time ? [...new Set(days.map((d) => bucketOf(d, plan.time)))] : [""];
+  for (const [form, sitePages] of pagesOfForm) {
+    for (const bucket of buckets) {
+      let n = 0;
+      for (const sp of sitePages) n += views.get(`${bucket}|${sp}`) ?? 0;
+      const value = plan.breakdown ? form : undefined;
+      const key = JSON.stringify([plan.time ? bucket : null, value ?? null]);
+      let row = rows.get(key);
+      if (!row) {
+        if (n === 0) continue;
+        rows.set(key, (row = { ...(plan.time ? { time: bucket } : {}), ...(value !== undefined ? { value } : {}), e: {}, v: {}, leads: 0, partial: 0 }));
+      }
+      row.e.fv = (row.e.fv ?? 0) + n;
+    }
+  }
+}
+
 /** Which rollup kinds the metrics need, and which one visitors come from. */
 function sources(q: StatsQuery, plan: Plan): { kinds: Set<"e" | "v">; visitorsFrom?: "e" | "v"; leads: boolean } {
   const dimKind = plan.dimension ? DIMENSIONS[plan.dimension].kind : undefined;
@@ -88,7 +125,7 @@ function daysOf(from: string, to: string): string[] {
  */
 async function findRollups(db: Db, kind: "e" | "v", siteIds: string[], days: string[], dim: string, withSketch: boolean): Promise<RollupDocument[]> {
   const rollups = db.collection<RollupDocument>(COLLECTIONS.rollups);
-  const projection = { day: 1, value: 1, c: 1, ...(withSketch ? { h: 1 } : {}) };
+  const projection = { siteId: 1, day: 1, value: 1, c: 1, ...(withSketch ? { h: 1 } : {}) };
   if (dim === "") {
     const ids = siteIds.flatMap((site) => days.map((day) => `${kind}|${site}|${day}||`));
     return rollups.find({ _id: { $in: ids } }, { projection }).toArray() as Promise<RollupDocument[]>;
@@ -198,6 +235,10 @@ function metricValue(m: Metric, row: Row, dimKind: "e" | "v" | undefined): numbe
       return row.partial;
     case "form_submissions":
       return (visitKind ? v.sub : e.sub) ?? 0;
+    case "form_interactions":
+      return e.int ?? 0;
+    case "form_views":
+      return e.fv ?? 0;
     case "conversion_rate":
       return ratio(v.conv, v.visits, 100);
   }
@@ -222,6 +263,7 @@ export async function runStatsQuery(db: Db, q: StatsQuery, plan: Plan, timezones
     const fetched = await Promise.all([...kinds].map((k) => fromRollups(db, k, siteIds, q, plan, k === visitorsFrom)));
     for (const f of fetched) merge(f);
     if (leads) await fromLeads(db, timezones, q, plan, rows);
+    if (q.metrics.includes("form_views")) await addFormViews(db, siteIds, q, plan, rows);
   }
   // a time series has a row for every period of the range, data or not (what a chart needs)
   if (plan.time && !plan.breakdown) {

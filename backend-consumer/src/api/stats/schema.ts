@@ -17,6 +17,8 @@ export const METRICS = {
   leads: { from: ["leads"], doc: "Leads created in the period (any status; one per site and email within the dedupe window)." },
   partial_leads: { from: ["leads"], doc: "Leads created in the period that have an email but no submission yet." },
   form_submissions: { from: ["e", "v"], doc: "form_submission events (by visit dimensions: the submissions of those visits)." },
+  form_interactions: { from: ["e"], doc: "form_interaction events: an email typed into a form (a partial lead), reported again as the visitor goes on." },
+  form_views: { from: ["e"], doc: "By event:form only: page views of the pages the form was used on (interacted with or submitted) in the period." },
   conversion_rate: { from: ["v"], doc: "Visits with at least one form submission ÷ visits, in %." },
 } as const;
 export type Metric = keyof typeof METRICS;
@@ -48,7 +50,7 @@ export const statsQuerySchema = z.strictObject({
     .union([z.literal("all"), z.strictObject({ locationIds: z.array(z.string().min(1).max(36)).min(1).max(500) }), z.strictObject({ siteIds: z.array(z.string().min(1).max(36)).min(1).max(500) })])
     .default("all")
     .describe('"all" (everything the caller may see), { locationIds } or { siteIds }.'),
-  metrics: z.array(z.enum(Object.keys(METRICS) as [Metric, ...Metric[]])).min(1).max(11),
+  metrics: z.array(z.enum(Object.keys(METRICS) as [Metric, ...Metric[]])).min(1).max(13),
   dimensions: z
     .array(z.enum([...TIME_DIMENSIONS, ...(Object.keys(DIMENSIONS) as Dimension[])]))
     .max(2)
@@ -133,6 +135,7 @@ export function planQuery(q: StatsQuery, tz: string, now = new Date()): Plan {
   }
   const dimension = dims[0];
   for (const [i, metric] of q.metrics.entries()) {
+    if (metric === "form_views" && dimension !== "event:form") throw new QueryError(`metrics.${i}`, "form_views is available by event:form only.");
     if (!dimension) continue;
     const def = DIMENSIONS[dimension];
     const sources: readonly string[] = METRICS[metric].from;
