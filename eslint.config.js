@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".data/", "dist/", "tracker-sdk/dist/", "worker/src/generated/", "worker/worker-configuration.d.ts", "drizzle/", ".wrangler/"] },
+  { ignores: ["node_modules/", ".data/", "dist/", "tracker-sdk/dist/", "backend-consumer/dashboard/dist/", "worker/src/generated/", "worker/worker-configuration.d.ts", "drizzle/", ".wrangler/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,6 +3,7 @@
  * MONGODB_URI are set, the backend, the edge Worker on miniflare with its dev queue consumer, the demo page),
  * prints the URLs, and stops everything it started on Ctrl-C.
  */
+import { buildDashboard } from "./build-dashboard.ts";
 import { buildSdk } from "./build-sdk.ts";
 import { DATA_DIR } from "./lib/paths.ts";
 import { startStack } from "./lib/stack.ts";
@@ -10,11 +11,14 @@ import { PORTS } from "./services.ts";
 import { setup } from "./setup.ts";
 
 setup("start");
-await buildSdk();
-const stack = await startStack({ dataDir: DATA_DIR, ports: PORTS, mongoDb: process.env.MONGODB_DB ?? "tracker" });
+await Promise.all([buildSdk(), buildDashboard()]);
+// ten weeks of demo traffic for the demo tenant's two sites, once per database, so the dashboard has a story to tell
+const stack = await startStack({ dataDir: DATA_DIR, ports: PORTS, mongoDb: process.env.MONGODB_DB ?? "tracker", demoHistoryDays: 70 });
 
 console.log(`
   Lead tracker — local stack is up
+  Dashboard     ${stack.demoUrl}crm      (the CRM stand-in: the dashboard as a CRM user sees it, with single sign-on)
+                ${stack.appUrl}   (on its own: sign in with a token)
   Demo site     ${stack.demoUrl}
   Edge Worker   ${stack.edge.url}        (POST /v1/events, GET /sdk/<version>.js, GET /healthz)
   Backend       ${stack.backend.url}        (admin API /v1/..., docs ${stack.backend.url}/docs)

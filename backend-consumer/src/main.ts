@@ -3,7 +3,7 @@
  * sync). Configuration comes from the environment; see README "Environment".
  */
 import { serve } from "@hono/node-server";
-import { createApi } from "./api/app.ts";
+import { createApi, DEFAULT_FRAME_ANCESTORS } from "./api/app.ts";
 import { connectMariadb } from "./config/db.ts";
 import { KvClient } from "./config/kv-client.ts";
 import { processBatch } from "./drain/process-batch.ts";
@@ -97,6 +97,7 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
     auth: { ...security.auth, session: await sessionKeys(security.sessionSigningKey) },
     sso: security.sso,
     edgeUrl: env.EDGE_PUBLIC_URL ?? "",
+    ...(env.DASHBOARD_FRAME_ANCESTORS ? { frameAncestors: [...DEFAULT_FRAME_ANCESTORS, ...env.DASHBOARD_FRAME_ANCESTORS.split(/\s+/).filter(Boolean)] } : {}),
     log,
     metrics,
   });

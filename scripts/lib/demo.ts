@@ -2,16 +2,33 @@
  * A tiny server for the demo site: the demo page, which embeds the tracker snippet pointed at the local edge, and
  * the SDK's end-to-end fixture pages (`/fixtures/<name>.html` from tracker-sdk/test/fixtures) with what they post
  * to. Everything comes from one origin, the demo site's allowed origin at the edge.
+ *
+ * `/crm` is a stand-in for the CRM's shell: it opens the dashboard (`/app` on the backend) in an iframe and answers
+ * its REQUEST_USER_DATA with a user context encrypted with the shared secret, as the CRM does for a Custom Page.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
+import { encryptPassphrasePayload } from "../../backend-consumer/src/api/sso/crypto-js-passphrase.ts";
 import { ROOT } from "./paths.ts";
+import { DEMO } from "./seed.ts";
 
 export interface DemoOptions {
   port: number;
   edgeUrl: string;
   siteKey: string;
+  /** The dashboard's URL and the CRM app's shared secret, for the `/crm` stand-in (absent: no stand-in). */
+  crm?: { appUrl: string; sharedSecret: string };
+}
+
+/** The users the stand-in can sign in as: the seeded demo tenant's, as the CRM would describe them. */
+export function crmUserContext(as: string): Record<string, string> {
+  const agency = { userId: "crm-demo-agency-admin", companyId: DEMO.companyExternalId, role: "admin", type: "agency", userName: "Avery Agency", email: DEMO.agencyEmail };
+  if (as === "agency-in-location") return { ...agency, activeLocation: DEMO.locationExternalId };
+  if (as === "location") {
+    return { userId: "crm-demo-location-user", companyId: DEMO.companyExternalId, role: "user", type: "location", userName: "Lee Location", email: DEMO.locationEmail, activeLocation: DEMO.locationExternalId };
+  }
+  return agency;
 }
 
 const FIXTURES = join(ROOT, "tracker-sdk/test/fixtures");
@@ -56,6 +73,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, opts: DemoOptio
   const html = "text/html; charset=utf-8";
   if (req.method === "POST") await readBody(req);
   if (path === "/" || path === "/index.html") return send(res, 200, html, renderDemoPage(opts));
+  if (opts.crm && (path === "/crm" || path === "/crm/")) {
+    return send(res, 200, html, readFileSync(join(ROOT, "scripts/demo/crm.html"), "utf8").replaceAll("{{APP_URL}}", opts.crm.appUrl));
+  }
+  if (opts.crm && path === "/crm/user-data") {
+    const as = new URL(req.url ?? "/", "http://x").searchParams.get("as") ?? "agency";
+    return send(res, 200, "text/plain", encryptPassphrasePayload(JSON.stringify(crmUserContext(as)), opts.crm.sharedSecret));
+  }
   if (req.method === "POST" && path === "/fixtures/redirect") return send(res, 303, "text/plain", "", { location: "/fixtures/thanks.html" });
   if (req.method === "POST" && path === "/fixtures/api/lead") return send(res, 200, "application/json", '{"ok":true}');
   if (req.method === "POST" && path === "/fixtures/api/reject") return send(res, 422, "application/json", '{"ok":false}');

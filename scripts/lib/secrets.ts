@@ -1,14 +1,22 @@
-/** Local-only secrets (the HS256 JWT secret), generated once into the data dir and never printed. */
+/** Local-only secrets (the HS256 JWT secret, the CRM app's shared secret), generated once into the data dir and never printed. */
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-export function localJwtSecret(dataDir: string): string {
-  if (process.env.JWT_SECRET) return process.env.JWT_SECRET;
-  const file = join(dataDir, "jwt-secret");
-  if (!existsSync(file)) {
+function localSecret(dataDir: string, file: string): string {
+  const path = join(dataDir, file);
+  if (!existsSync(path)) {
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(32).toString("base64url"), { mode: 0o600 });
+    writeFileSync(path, randomBytes(32).toString("base64url"), { mode: 0o600 });
   }
-  return readFileSync(file, "utf8").trim();
+  return readFileSync(path, "utf8").trim();
+}
+
+export function localJwtSecret(dataDir: string): string {
+  return process.env.JWT_SECRET ?? localSecret(dataDir, "jwt-secret");
+}
+
+/** The stand-in CRM's and the backend's shared secret for single sign-on (the CRM app's Shared Secret). */
+export function localSharedSecret(dataDir: string): string {
+  return process.env.HIGHLEVEL_SHARED_SECRET ?? localSecret(dataDir, "highlevel-shared-secret");
 }

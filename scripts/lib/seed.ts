@@ -1,7 +1,8 @@
 /**
- * Demo data for local runs: one tenant (agency) with one location, the demo site with a contact form, its fields
- * and a CRM mapping, and two users (agency, and a location user of the demo location). Idempotent: rows that exist
- * are left alone.
+ * Demo data for local runs: one tenant (agency) with two locations, the demo site (with a contact form, its fields
+ * and a CRM mapping) in the first and a second site in the other, and two users (agency, and a location user of
+ * the first location). The tenant and locations carry the CRM ids the CRM stand-in signs in with. Idempotent:
+ * rows that exist are left alone.
  */
 import { eq } from "drizzle-orm";
 import type { ConfigDb } from "../../backend-consumer/src/config/db.ts";
@@ -16,6 +17,14 @@ export const DEMO = {
   locationEmail: "location@demo.test",
   agencyUserId: "00000000-0000-4000-8000-000000003001",
   locationUserId: "00000000-0000-4000-8000-000000003002",
+  /** The second location (a dental practice in New York) and its site. */
+  location2Id: "00000000-0000-4000-8000-000000000006",
+  site2Id: "00000000-0000-4000-8000-000000000011",
+  site2Key: "demo-dental",
+  /** The CRM's ids of the company and locations (the stand-in's user contexts name these). */
+  companyExternalId: "demo-company",
+  locationExternalId: "demo-location-acme",
+  location2ExternalId: "demo-location-dental",
 } as const;
 
 async function insertIfMissing<T extends { id: string }>(
@@ -28,8 +37,15 @@ async function insertIfMissing<T extends { id: string }>(
 }
 
 export async function seedDemo(db: ConfigDb, opts: { siteKey: string; demoOrigin: string }): Promise<void> {
-  await insertIfMissing(db, tenants, { id: DEMO.tenantId, name: "Demo Agency" });
-  await insertIfMissing(db, locations, { id: DEMO.locationId, tenantId: DEMO.tenantId, name: "Acme Plumbing", timezone: "UTC" });
+  await insertIfMissing(db, tenants, { id: DEMO.tenantId, name: "Demo Agency", externalId: DEMO.companyExternalId });
+  await insertIfMissing(db, locations, { id: DEMO.locationId, tenantId: DEMO.tenantId, name: "Acme Plumbing", timezone: "UTC", externalId: DEMO.locationExternalId });
+  await insertIfMissing(db, locations, {
+    id: DEMO.location2Id,
+    tenantId: DEMO.tenantId,
+    name: "Bright Smile Dental",
+    timezone: "America/New_York",
+    externalId: DEMO.location2ExternalId,
+  });
   await insertIfMissing(db, sites, {
     id: DEMO.siteId,
     tenantId: DEMO.tenantId,
@@ -39,6 +55,17 @@ export async function seedDemo(db: ConfigDb, opts: { siteKey: string; demoOrigin
     siteKey: opts.siteKey,
     active: true,
     allowedOrigins: [opts.demoOrigin],
+    settings: { consentMode: "opt-out" },
+  });
+  await insertIfMissing(db, sites, {
+    id: DEMO.site2Id,
+    tenantId: DEMO.tenantId,
+    locationId: DEMO.location2Id,
+    name: "Bright Smile Dental",
+    domain: "brightsmile.example",
+    siteKey: DEMO.site2Key,
+    active: true,
+    allowedOrigins: ["https://brightsmile.example", "https://www.brightsmile.example"],
     settings: { consentMode: "opt-out" },
   });
   await insertIfMissing(db, forms, {

@@ -14,8 +14,10 @@ import { startDemo } from "./demo.ts";
 import { startEdge, type EdgeHandle } from "./edge.ts";
 import { createDatabase } from "./mariadb.ts";
 import { waitUntil, type ServiceHandle } from "./process.ts";
-import { localJwtSecret } from "./secrets.ts";
-import { seedDemo } from "./seed.ts";
+import { localJwtSecret, localSharedSecret } from "./secrets.ts";
+import { DEMO, seedDemo } from "./seed.ts";
+import { demoHistory } from "./demo-history.ts";
+import { connectMongo } from "../../backend-consumer/src/store/mongo.ts";
 import { startServices } from "./services.ts";
 
 export interface StackPorts {
@@ -38,6 +40,8 @@ export interface StackOptions {
   siteKey?: string;
   batchTimeout?: number;
   maxRetries?: number;
+  /** Put this many days of demo traffic for the demo tenant's sites on the queue, once per MongoDB database. */
+  demoHistoryDays?: number;
 }
 
 export interface Stack {
@@ -48,6 +52,10 @@ export interface Stack {
   demoUrl: string;
   internalToken: string;
   jwtSecret: string;
+  /** The CRM app's shared secret the backend and the CRM stand-in (`<demoUrl>crm`) use for single sign-on. */
+  sharedSecret: string;
+  /** Where the dashboard is served (the backend's /app). */
+  appUrl: string;
   /** Connection URL of the stack's MariaDB database. */
   mariadbUrl: string;
   /** Restarts the backend process (for crash and recovery tests). */
@@ -60,6 +68,37 @@ async function prepareMariadb(serverUrl: string, dbName: string): Promise<string
   const url = new URL(serverUrl).pathname.slice(1) === dbName ? serverUrl : await createDatabase(serverUrl, dbName);
   await migrateMariadb(url);
   return url;
+}
+
+/**
+ * Weeks of demo traffic onto the local queue (through the dev sidecar), once per MongoDB database: the drain,
+ * rollups and visit finalizer then handle them as live traffic.
+ */
+async function enqueueDemoHistory(edgeUrl: string, internalToken: string, mongoUri: string, mongoDb: string, days: number): Promise<number> {
+  const mongo = await connectMongo(mongoUri, mongoDb);
+  try {
+    const marker = mongo.db.collection<{ _id: string; at: Date; messages: number }>("demo_meta");
+    if (await marker.findOne({ _id: "history" })) return 0;
+    const messages = demoHistory(
+      [
+        { siteId: DEMO.siteId, origin: "https://acme-plumbing.example", timezone: "UTC", formId: DEMO.formId, pages: ["/", "/services", "/pricing", "/about", "/contact", "/blog/leaky-faucets"], visitsPerDay: 70 },
+        { siteId: DEMO.site2Id, origin: "https://brightsmile.example", timezone: "America/New_York", formId: "book-appointment", pages: ["/", "/treatments", "/whitening", "/team", "/contact"], visitsPerDay: 40 },
+      ],
+      { days, now: Date.now() },
+    );
+    for (let i = 0; i < messages.length; i += 200) {
+      const res = await fetch(`${edgeUrl}/__dev/enqueue`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${internalToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ messages: messages.slice(i, i + 200) }),
+      });
+      if (!res.ok) throw new Error(`enqueueing demo history: ${res.status} ${await res.text()}`);
+    }
+    await marker.insertOne({ _id: "history", at: new Date(), messages: messages.length });
+    return messages.length;
+  } finally {
+    await mongo.close();
+  }
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
@@ -86,6 +125,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     const internalToken = randomBytes(32).toString("hex");
     const jwtSecret = localJwtSecret(opts.dataDir);
+    const sharedSecret = localSharedSecret(opts.dataDir);
     const edgeUrl = `http://127.0.0.1:${opts.ports.worker}`;
     const backendOpts = {
       port: opts.ports.backend,
@@ -96,7 +136,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       jwtSecret,
       kvApiUrl: `${edgeUrl}/client/v4`,
       logFile: join(opts.dataDir, "backend.log"),
-      env: opts.backendEnv,
+      env: {
+        HIGHLEVEL_SHARED_SECRET: sharedSecret,
+        EDGE_PUBLIC_URL: process.env.EDGE_PUBLIC_URL ?? edgeUrl,
+        // the CRM stand-in on the demo origin frames the dashboard
+        DASHBOARD_FRAME_ANCESTORS: demoOrigin,
+        ...opts.backendEnv,
+      },
     };
     const stack = { backend: await startBackend(backendOpts) } as { backend: BackendHandle };
     stops.push(() => stack.backend.stop());
@@ -121,8 +167,10 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     };
     await waitUntil(servesExpected, 30_000, `the edge to serve config for ${siteKey} (see backend.log)`);
 
-    const demo = await startDemo({ port: opts.ports.demo, edgeUrl: edge.url, siteKey: opts.siteKey ?? "demo-site" });
+    const appUrl = `${stack.backend.url}/app`;
+    const demo = await startDemo({ port: opts.ports.demo, edgeUrl: edge.url, siteKey: opts.siteKey ?? "demo-site", crm: { appUrl, sharedSecret } });
     stops.push(() => demo.stop());
+    if (opts.demoHistoryDays) await enqueueDemoHistory(edge.url, internalToken, mongo.url, opts.mongoDb, opts.demoHistoryDays);
 
     return {
       mariadb,
@@ -134,6 +182,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       demoUrl: demo.url,
       internalToken,
       jwtSecret,
+      sharedSecret,
+      appUrl,
       mariadbUrl,
       async restartBackend(signal?: NodeJS.Signals) {
         await stack.backend.stop(signal);

@@ -66,8 +66,19 @@ export async function enqueue(request: Request, env: DevSidecarEnv): Promise<Res
     return Response.json({ error: "unauthorized" }, { status: 401 });
   }
   const { messages } = (await request.json()) as { messages: unknown[] };
-  for (let i = 0; i < messages.length; i += 100) {
-    await env.EVENTS.sendBatch(messages.slice(i, i + 100).map((body) => ({ body, contentType: "json" as const })));
+  // sendBatch takes at most 100 messages and 256 KB at once
+  let batch: { body: unknown; contentType: "json" }[] = [];
+  let bytes = 0;
+  for (const body of messages) {
+    const size = JSON.stringify(body).length;
+    if (batch.length === 100 || (batch.length > 0 && bytes + size > 200 * 1024)) {
+      await env.EVENTS.sendBatch(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push({ body, contentType: "json" });
+    bytes += size;
   }
+  if (batch.length > 0) await env.EVENTS.sendBatch(batch);
   return Response.json({ enqueued: messages.length });
 }

@@ -4,6 +4,7 @@ import type { Db } from "mongodb";
 import type { ConfigDb } from "../config/db.ts";
 import { createAdminApi } from "./admin.ts";
 import type { AuthOptions } from "./auth.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 import { ScopeResolver } from "./scope.ts";
 import { ssoRoutes } from "./sso/route.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
@@ -20,9 +21,14 @@ export interface ApiDeps {
   sso?: { sharedSecret?: string; autoCreateTenants: boolean };
   /** The edge's public URL (install snippets). */
   edgeUrl?: string;
+  /** Origins allowed to frame the dashboard (the CRM's), besides its own. */
+  frameAncestors?: string[];
   log: (msg: string, fields?: Record<string, unknown>) => void;
   metrics: Metrics;
 }
+
+/** The CRM's app origins that open Custom Pages (HighLevel's app and its white-label domain). */
+export const DEFAULT_FRAME_ANCESTORS = ["https://app.gohighlevel.com", "https://*.gohighlevel.com", "https://*.leadconnectorhq.com"];
 
 export function createApi(deps: ApiDeps): Hono {
   const app = new Hono();
@@ -36,6 +42,7 @@ export function createApi(deps: ApiDeps): Hono {
   });
   app.route("/internal/queue", internalQueueRoutes({ db: deps.db, token: deps.internalToken, log: deps.log, metrics: deps.metrics }));
   mountOpenApi(app, { serverUrl: "/v1" });
+  app.route("/", dashboardRoutes({ frameAncestors: deps.frameAncestors ?? DEFAULT_FRAME_ANCESTORS }));
   // The admin API owns everything under /v1 (its auth and its JSON 404), so it is mounted last.
   if (deps.configDb) {
     const scopes = new ScopeResolver(deps.configDb);

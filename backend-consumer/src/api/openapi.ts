@@ -7,6 +7,8 @@ import type { Env, Hono, Schema } from "hono";
 import { z } from "zod";
 import { fieldOutSchema, formOutSchema, locationOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
 import { secretCreatedSchema, secretOutSchema } from "./admin/secrets.ts";
+import { installStatusSchema } from "./admin/install.ts";
+import { meOutSchema } from "./admin/me.ts";
 import { leadPatchSchema } from "./leads/index.ts";
 import { statsQuerySchema } from "./stats/schema.ts";
 import { leadOutSchema } from "./leads/out.ts";
@@ -33,7 +35,7 @@ export interface AdminOperation {
   method: Method;
   /** OpenAPI path template relative to the server URL, e.g. `/sites/{siteId}`. */
   path: string;
-  tag: "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats";
+  tag: "Me" | "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats";
   summary: string;
   description?: string;
   /** Query parameters, from the zod schema the route validates them with. */
@@ -52,6 +54,7 @@ export interface AdminOperation {
 
 /** Every operation of the admin API; a unit test holds this list and the app's routes equal. */
 export const ADMIN_OPERATIONS: AdminOperation[] = [
+  { method: "get", path: "/me", tag: "Me", summary: "Who the caller is, and the locations and sites it may see", response: "Me", status: 200 },
   { method: "get", path: "/locations", tag: "Locations", summary: "List the locations the caller may see", response: { list: "Location" }, status: 200 },
   { method: "post", path: "/locations", tag: "Locations", summary: "Create a location", body: "LocationCreate", response: "Location", status: 201, agencyOnly: true, conflict: "The external id is taken in this tenant." },
   { method: "get", path: "/locations/{locationId}", tag: "Locations", summary: "Read a location", response: "Location", status: 200 },
@@ -62,6 +65,7 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
   { method: "get", path: "/sites/{siteId}", tag: "Sites", summary: "Read a site", response: "Site", status: 200 },
   { method: "patch", path: "/sites/{siteId}", tag: "Sites", summary: "Update a site", body: "SitePatch", response: "Site", status: 200, conflict: "The site key is taken." },
   { method: "delete", path: "/sites/{siteId}", tag: "Sites", summary: "Delete a site with its forms, fields and mappings", response: "Deleted", status: 200, agencyOnly: true },
+  { method: "get", path: "/sites/{siteId}/install-status", tag: "Sites", summary: "Whether the site's snippet is sending events (the last 15 minutes)", response: "InstallStatus", status: 200 },
   { method: "get", path: "/sites/{siteId}/forms", tag: "Forms", summary: "List a site's forms", response: { list: "Form" }, status: 200 },
   { method: "post", path: "/sites/{siteId}/forms", tag: "Forms", summary: "Create a form on a site", body: "FormCreate", response: "Form", status: 201 },
   { method: "get", path: "/forms/{formId}", tag: "Forms", summary: "Read a form", response: "Form", status: 200 },
@@ -165,6 +169,8 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   UserPatch: userPatchSchema,
 };
 const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
+  Me: meOutSchema,
+  InstallStatus: installStatusSchema,
   SecretKey: secretOutSchema,
   SecretKeyCreated: secretCreatedSchema,
   Revoked: z.object({ id: z.string(), revoked: z.literal(true) }),

@@ -3,11 +3,25 @@
  * dashboard needs to draw its switchers, and nothing outside the caller's scope.
  */
 import { asc, eq } from "drizzle-orm";
+import { z } from "zod";
 import type { Hono } from "hono";
 import type { ConfigDb } from "../../config/db.ts";
 import { locations, sites, tenants, users } from "../../config/schema.ts";
 import type { AuthEnv } from "../auth.ts";
 import { locationScope, siteScope } from "./access.ts";
+
+export const meOutSchema = z.object({
+  userId: z.string(),
+  tenantId: z.string(),
+  tenantName: z.string().nullable(),
+  role: z.enum(["agency", "location"]),
+  email: z.string(),
+  name: z.string().nullable(),
+  sessionLocationId: z.string().nullable().describe("Set when the session is scoped to one location (the CRM page was opened inside it)."),
+  edgeUrl: z.string().describe("The edge's public URL, for install snippets."),
+  locations: z.array(z.object({ id: z.string(), name: z.string(), timezone: z.string() })),
+  sites: z.array(z.object({ id: z.string(), name: z.string(), domain: z.string(), siteKey: z.string(), locationId: z.string(), timezone: z.string().nullable(), active: z.boolean() })),
+});
 
 export function registerMeRoute(app: Hono<AuthEnv>, db: ConfigDb, opts: { edgeUrl: string }): void {
   app.get("/me", async (c) => {

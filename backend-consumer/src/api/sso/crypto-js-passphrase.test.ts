@@ -1,7 +1,7 @@
 /** The decryption against crypto-js, the library the CRM encrypts Custom Page user data with. */
 import CryptoJS from "crypto-js";
 import { describe, expect, it } from "vitest";
-import { decryptPassphrasePayload, UndecryptablePayload } from "./crypto-js-passphrase.ts";
+import { decryptPassphrasePayload, encryptPassphrasePayload, UndecryptablePayload } from "./crypto-js-passphrase.ts";
 
 const SECRET = "a1b2c3d4-shared-secret-of-the-app";
 const encrypt = (text: string, secret = SECRET): string => CryptoJS.AES.encrypt(text, secret).toString();
@@ -22,6 +22,11 @@ describe("CryptoJS passphrase payloads", () => {
     expect(a).not.toBe(b);
     expect(decryptPassphrasePayload(a, SECRET)).toBe("same");
     expect(decryptPassphrasePayload(b, SECRET)).toBe("same");
+  });
+
+  it("encrypts what crypto-js decrypts (the local CRM stand-in's side)", () => {
+    const text = JSON.stringify({ userId: "u1", userName: "Zoë" });
+    expect(CryptoJS.AES.decrypt(encryptPassphrasePayload(text, SECRET), SECRET).toString(CryptoJS.enc.Utf8)).toBe(text);
   });
 
   it("refuses a payload encrypted with another secret", () => {

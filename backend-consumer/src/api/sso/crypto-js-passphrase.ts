@@ -3,7 +3,7 @@
  * 8-byte salt and the AES-256-CBC ciphertext (PKCS#7 padding), with key and IV derived from the passphrase and the
  * salt by OpenSSL's EVP_BytesToKey (MD5, one iteration). node:crypto does all of it; no library is needed.
  */
-import { createDecipheriv, createHash } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 
 const MAGIC = Buffer.from("Salted__", "latin1");
 const KEY_BYTES = 32;
@@ -44,4 +44,12 @@ export function decryptPassphrasePayload(payload: string, passphrase: string): s
     // a wrong passphrase or a tampered ciphertext: bad padding, or bytes that are not text
     throw new UndecryptablePayload("The payload does not decrypt with this app's shared secret.");
   }
+}
+
+/** The same format the other way (the local CRM stand-in encrypts with it); crypto-js decrypts what it makes. */
+export function encryptPassphrasePayload(plaintext: string, passphrase: string): string {
+  const salt = randomBytes(8);
+  const { key, iv } = evpBytesToKey(Buffer.from(passphrase, "utf8"), salt);
+  const cipher = createCipheriv("aes-256-cbc", key, iv);
+  return Buffer.concat([MAGIC, salt, cipher.update(plaintext, "utf8"), cipher.final()]).toString("base64");
 }

@@ -1,0 +1,59 @@
+/** Numbers as the dashboard shows them. */
+import type { Metric } from "./stats-meta.ts";
+
+const whole = new Intl.NumberFormat("en-US");
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+
+/** 1,234 below ten thousand, then 12.3K, 4.5M. */
+export const formatCount = (n: number): string => (Math.abs(n) < 10_000 ? whole.format(Math.round(n)) : compact.format(n));
+export const formatExact = (n: number): string => whole.format(n);
+/** 1.5K, 10K, 2M (axis labels). */
+export const formatCompact = (n: number): string => compact.format(n);
+
+/** Seconds as "45s", "1m 05s", "1h 02m". */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export const formatPercent = (n: number): string => `${n >= 10 || n === 0 ? Math.round(n) : n.toFixed(1).replace(/\.0$/, "")}%`;
+
+const PERCENT: readonly Metric[] = ["bounce_rate", "conversion_rate"];
+const DURATION: readonly Metric[] = ["visit_duration", "time_on_page"];
+
+/** A metric's value in its unit; "—" when the API has none (null: nothing to divide by). */
+export function formatMetric(metric: Metric, value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return "—";
+  if (PERCENT.includes(metric)) return formatPercent(value);
+  if (DURATION.includes(metric)) return formatDuration(value);
+  if (metric === "views_per_visit") return value.toFixed(2);
+  return formatCount(value);
+}
+
+/** Relative change from `previous` to `current`, in whole percent; null when there is nothing to compare with. */
+export function change(current: number | null | undefined, previous: number | null | undefined): number | null {
+  if (current === null || current === undefined || previous === null || previous === undefined || previous === 0) return null;
+  return Math.round(((current - previous) / previous) * 100);
+}
+
+let regionNames: Intl.DisplayNames | null | undefined;
+/** "US" → "United States" (the code itself when the browser cannot say). */
+export function countryName(code: string): string {
+  if (regionNames === undefined) {
+    try {
+      regionNames = new Intl.DisplayNames(["en"], { type: "region" });
+    } catch {
+      regionNames = null;
+    }
+  }
+  if (!regionNames || !/^[A-Za-z]{2}$/.test(code)) return code;
+  try {
+    return regionNames.of(code.toUpperCase()) ?? code;
+  } catch {
+    return code;
+  }
+}
+
+export const capitalise = (s: string): string => (s ? s[0]!.toUpperCase() + s.slice(1) : s);

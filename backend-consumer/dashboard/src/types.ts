@@ -1,0 +1,126 @@
+/** The API's answers, as the dashboard reads them (see backend-consumer/src/api/leads/out.ts, timeline.ts, stats/). */
+import type { Dimension, Metric } from "./stats-meta.ts";
+
+export interface Location {
+  id: string;
+  name: string;
+  timezone: string;
+}
+
+export interface Site {
+  id: string;
+  name: string;
+  domain: string;
+  siteKey: string;
+  locationId: string;
+  timezone: string | null;
+}
+
+export interface Me {
+  userId: string;
+  tenantId: string;
+  tenantName: string;
+  role: "agency" | "location";
+  email: string;
+  name: string | null;
+  sessionLocationId: string | null;
+  locations: Location[];
+  sites: Site[];
+  /** Origin of the edge Worker that serves the site loaders (`<edgeUrl>/s/<siteKey>.js`). */
+  edgeUrl?: string;
+}
+
+export interface AuthAnswer {
+  token: string;
+  expiresAt: string;
+  user: { userId: string; tenantId: string; role: string; email: string; name: string | null; sessionLocationId: string | null };
+}
+
+export type Scope = "all" | { locationIds: string[] } | { siteIds: string[] };
+export type StatsFilter = ["is" | "is_not" | "contains", Dimension, string[]];
+export type TimeDimension = "time:day" | "time:week" | "time:month";
+
+export interface StatsQuery {
+  scope: Scope;
+  metrics: Metric[];
+  dimensions?: (Dimension | TimeDimension)[];
+  date_range: string | [string, string];
+  filters?: StatsFilter[];
+  order_by?: [string, "asc" | "desc"][];
+  pagination?: { limit: number; offset?: number };
+  timezone?: string;
+}
+
+export interface StatsAnswer {
+  results: { dimensions: string[]; metrics: (number | null)[] }[];
+  meta: { date_range: [string, string]; timezone: string; total_rows?: number; metrics?: string[]; dimensions?: string[] };
+}
+
+export interface Lead {
+  id: string;
+  siteId: string;
+  locationId: string;
+  email: string;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  company: string | null;
+  status: string;
+  capturedStatus: string;
+  statusOverride: { status: string; reason: string; by: string; at: string } | null;
+  quality: string;
+  formIds: string[];
+  utm: Record<string, string> | null;
+  referrer: string | null;
+  landingPage: string | null;
+  tags: string[];
+  notes: string | null;
+  submittedAt: string | null;
+  lastInteractionAt: string;
+  createdAt: string;
+  updatedAt: string;
+  fields?: Record<string, string>;
+  traits?: Record<string, unknown>;
+  clickIds?: Record<string, string>;
+  conflicts?: { id: string; field: string; value: unknown; current: unknown; at: string; visitorId: string }[];
+  submissions?: { at: string; visitorId: string; formId: string | null; fields: Record<string, string> }[];
+  history?: { at: string; by: { userId: string; email: string }; changes: { field: string; from: unknown; to: unknown }[]; reason?: string }[];
+  /** CRM sync state (issue H); absent while no CRM is configured. */
+  crm?: { status: string; [key: string]: unknown } | null;
+}
+
+export interface TimelineItem {
+  id: string;
+  type: string;
+  at: string;
+  sessionId: string;
+  page: { url: string; title?: string } | null;
+  timeOnPageMs?: number;
+  form?: { formId: string; name?: string; fields: Record<string, string> };
+  name?: string;
+}
+
+export interface LeadDetail extends Lead {
+  timeline: { items: TimelineItem[]; nextCursor: string | null };
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface Form {
+  id: string;
+  siteId: string;
+  name: string;
+}
+
+export interface InstallStatus {
+  siteId: string;
+  lastEventAt: string | null;
+  eventsLast15m: number;
+  installed: boolean;
+}
+
+export const LEAD_STATUSES = ["identified", "partial", "submitted", "contacted", "qualified", "unqualified", "converted", "spam"] as const;
+export const LEAD_QUALITIES = ["low", "medium", "high"] as const;
