@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
- * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats).
+ * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats, dashboard).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { DATA_DIR, ROOT } from "../scripts/lib/paths.ts";
 import { configPropagation } from "./config-propagation.ts";
+import { dashboardBudgets } from "./dashboard.ts";
 import { drainThroughput } from "./drain-throughput.ts";
 import { ingestThroughput } from "./ingest.ts";
 import { sdkSize } from "./sdk-size.ts";
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   ingest: () => ingestThroughput(),
   sdk: () => sdkSize(),
   stats: () => statsQueries(),
+  dashboard: () => dashboardBudgets(),
 };
 
 // Benchmarks own .data/bench/mongo: start each run from an empty file, so H2 compaction of earlier runs' data
