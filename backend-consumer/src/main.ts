@@ -13,6 +13,14 @@ import { startConfigSync } from "./config/sync.ts";
 import { createMetrics } from "./ops/metrics.ts";
 import { securitySettingsFromEnv } from "./ops/settings.ts";
 import { sessionKeys } from "./api/session.ts";
+import type { Db } from "mongodb";
+import type { ConfigDb } from "./config/db.ts";
+import { ConnectionStore } from "./crm/connections.ts";
+import { loadConnectors } from "./crm/connectors/index.ts";
+import { DestinationDirectory } from "./crm/directory.ts";
+import { SecretBox } from "./crm/secret-box.ts";
+import { DeliveryWorker } from "./crm/worker.ts";
+import type { Metrics } from "./ops/metrics.ts";
 import { startVisitFinalizer } from "./rollups/finalizer.ts";
 import { connectMongo, ensureIndexes } from "./store/mongo.ts";
 
@@ -33,6 +41,28 @@ function kvClientFromEnv(env: NodeJS.ProcessEnv): KvClient {
     namespaceId: required(env, "KV_NAMESPACE_ID"),
     apiToken: required(env, "CLOUDFLARE_API_TOKEN"),
   });
+}
+
+async function startCrm(env: NodeJS.ProcessEnv, db: Db, configDb: ConfigDb, metrics: Metrics) {
+  const box = new SecretBox(env.DESTINATION_SECRET_KEY!);
+  const connectors = await loadConnectors();
+  const directory = new DestinationDirectory(configDb, box, connectors, log);
+  const connections = new ConnectionStore(configDb, box, {
+    ...(env.HIGHLEVEL_CLIENT_ID && env.HIGHLEVEL_CLIENT_SECRET
+      ? { highlevel: { apiUrl: env.HIGHLEVEL_API_URL ?? "https://services.leadconnectorhq.com", clientId: env.HIGHLEVEL_CLIENT_ID, clientSecret: env.HIGHLEVEL_CLIENT_SECRET } }
+      : {}),
+  });
+  const worker = new DeliveryWorker(
+    { db, directory, connections, log, onOutcome: (kind, outcome) => metrics.recordDelivery(kind, outcome) },
+    {
+      ...(env.DELIVERY_MAX_ATTEMPTS ? { maxAttempts: Number(env.DELIVERY_MAX_ATTEMPTS) } : {}),
+      ...(env.DELIVERY_BACKOFF_BASE_MS ? { backoffBaseMs: Number(env.DELIVERY_BACKOFF_BASE_MS) } : {}),
+      ...(env.DELIVERY_BACKOFF_CAP_MS ? { backoffCapMs: Number(env.DELIVERY_BACKOFF_CAP_MS) } : {}),
+      ...(env.DELIVERY_LEASE_MS ? { leaseMs: Number(env.DELIVERY_LEASE_MS) } : {}),
+    },
+  );
+  worker.start();
+  return { worker, deps: { box, connectors, directory, connections } };
 }
 
 export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
@@ -90,6 +120,9 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
     { db: mongo.db, log, idleMs: Number(env.VISIT_IDLE_MS ?? 30 * 60_000) },
     { intervalMs: Number(env.VISIT_FINALIZE_INTERVAL_MS ?? 15_000) },
   );
+  // CRM delivery: needs the config plane (destinations) and the key that seals their secrets
+  const crm = mariadb && env.DESTINATION_SECRET_KEY ? await startCrm(env, mongo.db, mariadb.db, metrics) : null;
+  if (mariadb && !crm) log("crm delivery off: set DESTINATION_SECRET_KEY (openssl rand -base64 32) to deliver leads");
   const app = createApi({
     db: mongo.db,
     configDb: mariadb?.db ?? null,
@@ -97,6 +130,7 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
     auth: { ...security.auth, session: await sessionKeys(security.sessionSigningKey) },
     sso: security.sso,
     edgeUrl: env.EDGE_PUBLIC_URL ?? "",
+    ...(crm ? { crm: crm.deps } : {}),
     ...(env.DASHBOARD_FRAME_ANCESTORS ? { frameAncestors: [...DEFAULT_FRAME_ANCESTORS, ...env.DASHBOARD_FRAME_ANCESTORS.split(/\s+/).filter(Boolean)] } : {}),
     log,
     metrics,
@@ -112,6 +146,7 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
       await Promise.all([puller?.stop(), dlqPuller?.stop()]);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await sync?.stop();
+      await crm?.worker.stop();
       await finalizer.stop();
       await mariadb?.close();
       await mongo.close();

@@ -3,11 +3,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-function localSecret(dataDir: string, file: string): string {
+function localSecret(dataDir: string, file: string, encoding: "base64url" | "base64" = "base64url"): string {
   const path = join(dataDir, file);
   if (!existsSync(path)) {
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(path, randomBytes(32).toString("base64url"), { mode: 0o600 });
+    writeFileSync(path, randomBytes(32).toString(encoding), { mode: 0o600 });
   }
   return readFileSync(path, "utf8").trim();
 }
@@ -19,4 +19,9 @@ export function localJwtSecret(dataDir: string): string {
 /** The stand-in CRM's and the backend's shared secret for single sign-on (the CRM app's Shared Secret). */
 export function localSharedSecret(dataDir: string): string {
   return process.env.HIGHLEVEL_SHARED_SECRET ?? localSecret(dataDir, "highlevel-shared-secret");
+}
+
+/** The key sealing CRM destination secrets at rest (32 bytes, base64). */
+export function localDestinationKey(dataDir: string): string {
+  return process.env.DESTINATION_SECRET_KEY ?? localSecret(dataDir, "destination-secret-key", "base64");
 }

@@ -14,7 +14,7 @@ import { startDemo } from "./demo.ts";
 import { startEdge, type EdgeHandle } from "./edge.ts";
 import { createDatabase } from "./mariadb.ts";
 import { waitUntil, type ServiceHandle } from "./process.ts";
-import { localJwtSecret, localSharedSecret } from "./secrets.ts";
+import { localDestinationKey, localJwtSecret, localSharedSecret } from "./secrets.ts";
 import { DEMO, seedDemo } from "./seed.ts";
 import { demoHistory } from "./demo-history.ts";
 import { connectMongo } from "../../backend-consumer/src/store/mongo.ts";
@@ -138,6 +138,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       logFile: join(opts.dataDir, "backend.log"),
       env: {
         HIGHLEVEL_SHARED_SECRET: sharedSecret,
+        DESTINATION_SECRET_KEY: localDestinationKey(opts.dataDir),
         EDGE_PUBLIC_URL: process.env.EDGE_PUBLIC_URL ?? edgeUrl,
         // the CRM stand-in on the demo origin frames the dashboard
         DASHBOARD_FRAME_ANCESTORS: demoOrigin,

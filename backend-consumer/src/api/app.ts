@@ -4,7 +4,10 @@ import type { Db } from "mongodb";
 import type { ConfigDb } from "../config/db.ts";
 import { createAdminApi } from "./admin.ts";
 import type { AuthOptions } from "./auth.ts";
+import type { CrmAdminDeps } from "./admin/destinations.ts";
+import type { ConnectionStore } from "../crm/connections.ts";
 import { dashboardRoutes } from "./dashboard.ts";
+import { integrationRoutes } from "./integrations.ts";
 import { ScopeResolver } from "./scope.ts";
 import { ssoRoutes } from "./sso/route.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
@@ -21,6 +24,8 @@ export interface ApiDeps {
   sso?: { sharedSecret?: string; autoCreateTenants: boolean };
   /** The edge's public URL (install snippets). */
   edgeUrl?: string;
+  /** CRM delivery: destinations and sync status in the API, and the HighLevel install callback. */
+  crm?: CrmAdminDeps & { connections: ConnectionStore };
   /** Origins allowed to frame the dashboard (the CRM's), besides its own. */
   frameAncestors?: string[];
   log: (msg: string, fields?: Record<string, unknown>) => void;
@@ -50,7 +55,11 @@ export function createApi(deps: ApiDeps): Hono {
     if (deps.auth.session) {
       app.route("/v1/auth", ssoRoutes({ db: deps.configDb, session: deps.auth.session, ...deps.sso, onSignIn: () => scopes.invalidate(), log: deps.log }));
     }
-    app.route("/v1", createAdminApi({ db: deps.configDb, mongo: deps.db, auth: deps.auth, scopes, edgeUrl: deps.edgeUrl ?? "", log: deps.log }));
+    if (deps.crm) {
+      const { directory } = deps.crm;
+      app.route("/v1/integrations", integrationRoutes({ connections: deps.crm.connections, log: deps.log, onConnected: () => directory.invalidate() }));
+    }
+    app.route("/v1", createAdminApi({ db: deps.configDb, mongo: deps.db, auth: deps.auth, scopes, edgeUrl: deps.edgeUrl ?? "", log: deps.log, ...(deps.crm ? { crm: deps.crm } : {}) }));
   }
   app.notFound((c) => c.json({ error: "not_found", message: "No such route." }, 404));
   app.onError((err, c) => {

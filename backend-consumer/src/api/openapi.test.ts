@@ -7,7 +7,8 @@ import { ADMIN_OPERATIONS, buildOpenApiDocument, mountOpenApi } from "./openapi.
 describe("OpenAPI document", () => {
   it("documents exactly the routes the admin app serves", () => {
     // The app only keeps the db handle; building it touches no database.
-    const app = createAdminApi({ db: {} as ConfigDb, mongo: { collection: () => ({}) } as never, auth: { hs256Secret: "s".repeat(32) } });
+    const crm = { box: {} as never, connectors: new Map(), directory: {} as never };
+    const app = createAdminApi({ db: {} as ConfigDb, mongo: { collection: () => ({}) } as never, auth: { hs256Secret: "s".repeat(32) }, crm });
     const served = app.routes
       .filter((r) => r.method !== "ALL")
       .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`)

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { fieldOutSchema, formOutSchema, locationOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
 import { secretCreatedSchema, secretOutSchema } from "./admin/secrets.ts";
 import { installStatusSchema } from "./admin/install.ts";
+import { destinationCreatedSchema, destinationCreateSchema, destinationOutSchema, destinationPatchSchema } from "./admin/destinations.ts";
 import { meOutSchema } from "./admin/me.ts";
 import { leadPatchSchema } from "./leads/index.ts";
 import { statsQuerySchema } from "./stats/schema.ts";
@@ -35,7 +36,7 @@ export interface AdminOperation {
   method: Method;
   /** OpenAPI path template relative to the server URL, e.g. `/sites/{siteId}`. */
   path: string;
-  tag: "Me" | "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats";
+  tag: "Me" | "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats" | "Destinations";
   summary: string;
   description?: string;
   /** Query parameters, from the zod schema the route validates them with. */
@@ -47,7 +48,7 @@ export interface AdminOperation {
    * `media` lists non-JSON bodies (a streamed export).
    */
   response: string | { list: string } | { page: string } | { media: string[] };
-  status: 200 | 201;
+  status: 200 | 201 | 202;
   agencyOnly?: boolean;
   conflict?: string;
 }
@@ -139,6 +140,33 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
   },
   {
     method: "post",
+    path: "/leads/{leadId}/sync",
+    tag: "Leads",
+    summary: "Deliver the lead to its CRM destinations again",
+    description: "Re-queues the lead's current version for every destination of its site, failed and dead-lettered deliveries included; answers with its sync status.",
+    response: "LeadSyncQueued",
+    status: 202,
+  },
+  { method: "get", path: "/destination-kinds", tag: "Destinations", summary: "The kinds of destination (connectors) and their settings", response: { list: "DestinationKind" }, status: 200 },
+  { method: "get", path: "/destinations", tag: "Destinations", summary: "List the destinations the caller may see", response: { list: "Destination" }, status: 200 },
+  {
+    method: "post",
+    path: "/destinations",
+    tag: "Destinations",
+    summary: "Create a destination for a location or a site",
+    description:
+      "What is sent: the contact basics (email, first and last name, phone, company) and the form fields that have a field mapping, transformed; unmapped form fields are not sent to CRMs (a webhook receives every captured field). A required mapping without a value fails that lead's delivery with the reason. Secrets are never returned; a webhook's generated signing secret is in this answer only.",
+    body: "DestinationCreate",
+    response: "DestinationCreated",
+    status: 201,
+    agencyOnly: true,
+  },
+  { method: "get", path: "/destinations/{destinationId}", tag: "Destinations", summary: "Read a destination", response: "Destination", status: 200 },
+  { method: "patch", path: "/destinations/{destinationId}", tag: "Destinations", summary: "Update a destination (a new secret replaces the old)", body: "DestinationPatch", response: "Destination", status: 200, agencyOnly: true },
+  { method: "delete", path: "/destinations/{destinationId}", tag: "Destinations", summary: "Delete a destination", response: "Deleted", status: 200, agencyOnly: true },
+  { method: "post", path: "/destinations/{destinationId}/replay", tag: "Destinations", summary: "Replay the destination's dead-lettered and failed deliveries", response: "Replayed", status: 202, agencyOnly: true },
+  {
+    method: "post",
     path: "/stats/query",
     tag: "Stats",
     summary: "Query statistics (modelled on Plausible's Stats API v2)",
@@ -153,6 +181,8 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
 
 const errorSchema = z.object({ error: z.string(), message: z.string() });
 const BODY_SCHEMAS: Record<string, z.ZodType> = {
+  DestinationCreate: destinationCreateSchema,
+  DestinationPatch: destinationPatchSchema,
   StatsQuery: statsQuerySchema,
   LeadPatch: leadPatchSchema,
   LocationCreate: locationCreateSchema,
@@ -168,7 +198,25 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   UserCreate: userCreateSchema,
   UserPatch: userPatchSchema,
 };
+const leadSyncSchema = z.object({
+  destinationId: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  status: z.enum(["pending", "delivered", "failed", "dead", "held"]).describe("held: a partial lead this destination does not take; pending: its current version is not delivered yet."),
+  externalId: z.string().nullable().describe("The CRM's id of the contact."),
+  error: z.string().nullable(),
+  attempts: z.number(),
+  nextAttemptAt: z.string().nullable(),
+  deliveredAt: z.string().nullable(),
+  deliveredVersion: z.number(),
+  version: z.number(),
+});
 const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
+  Destination: destinationOutSchema,
+  DestinationCreated: destinationCreatedSchema,
+  DestinationKind: z.object({ kind: z.string(), label: z.string(), config: z.record(z.string(), z.unknown()), secret: z.object({ required: z.boolean(), describe: z.string() }), sendsDeletes: z.boolean(), rateLimit: z.object({ requests: z.number(), windowMs: z.number() }) }),
+  Replayed: z.object({ id: z.string(), replayed: z.number() }),
+  LeadSyncQueued: z.object({ id: z.string(), queued: z.literal(true), sync: z.array(leadSyncSchema) }),
   Me: meOutSchema,
   InstallStatus: installStatusSchema,
   SecretKey: secretOutSchema,
@@ -187,7 +235,7 @@ const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
   }),
   Lead: leadOutSchema.omit({ fields: true, traits: true, clickIds: true, history: true, conflicts: true, submissions: true }),
   LeadDetail: leadOutSchema,
-  LeadWithTimeline: leadOutSchema.extend({ timeline: z.object({ items: z.array(timelineItemSchema), nextCursor: z.string().nullable() }) }),
+  LeadWithTimeline: leadOutSchema.extend({ sync: z.array(leadSyncSchema).describe("CRM delivery, per destination of the lead's site."), timeline: z.object({ items: z.array(timelineItemSchema), nextCursor: z.string().nullable() }) }),
   Location: locationOutSchema,
   Site: siteOutSchema,
   Form: formOutSchema,
@@ -240,7 +288,7 @@ function operationObject(op: AdminOperation): Record<string, unknown> {
             }
           : Object.fromEntries(r.media.map((m) => [m, { schema: { type: "string" } }]));
   const responses: Record<string, unknown> = {
-    [op.status]: { description: op.status === 201 ? "Created." : "OK.", content },
+    [op.status]: { description: op.status === 201 ? "Created." : op.status === 202 ? "Accepted." : "OK.", content },
     401: errorRef("Unauthorized"),
   };
   if (op.query) responses[400] = errorRef("BadRequest");

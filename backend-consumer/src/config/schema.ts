@@ -15,6 +15,7 @@ import {
   mysqlEnum,
   mysqlTable,
   primaryKey,
+  text,
   uniqueIndex,
   varchar,
 } from "drizzle-orm/mysql-core";
@@ -256,4 +257,58 @@ export const siteSecrets = mysqlTable(
     revokedAt: datetime("revoked_at", { fsp: 3 }),
   },
   (t) => [uniqueIndex("site_secrets_hash_unique").on(t.hash), index("site_secrets_site_idx").on(t.siteId)],
+);
+
+/**
+ * Where a location's (or a site's) leads are delivered: a signed webhook, HighLevel contacts, HubSpot contacts, ...
+ * (`kind` names a connector under backend-consumer/src/crm/connectors/). A destination belongs to a location, or to
+ * one site, whose destinations then replace the location's. `config` holds what is not secret (a URL); the secret
+ * (a signing secret, a token) is in `secret_enc`, encrypted with DESTINATION_SECRET_KEY, and never leaves the
+ * backend.
+ */
+export const destinations = mysqlTable(
+  "destinations",
+  {
+    id: id(),
+    tenantId: varchar("tenant_id", { length: 36 })
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    locationId: varchar("location_id", { length: 36 }).references(() => locations.id, { onDelete: "cascade" }),
+    siteId: varchar("site_id", { length: 36 }).references(() => sites.id, { onDelete: "cascade" }),
+    kind: varchar("kind", { length: 32 }).notNull(),
+    name: varchar("name", { length: 255 }).notNull(),
+    enabled: boolean("enabled").notNull().default(true),
+    /** Partial leads (an email typed, no submission yet) are held back unless this is set. */
+    sendPartial: boolean("send_partial").notNull().default(false),
+    config: json("config").$type<Record<string, unknown>>().notNull().default({}),
+    secretEnc: text("secret_enc"),
+    ...timestamps,
+  },
+  (t) => [index("destinations_tenant_idx").on(t.tenantId), index("destinations_location_idx").on(t.locationId), index("destinations_site_idx").on(t.siteId)],
+);
+
+/**
+ * A location's OAuth connection to a CRM (HighLevel's marketplace install): tokens encrypted like destination
+ * secrets, refreshed before they expire. `version` guards refreshes across backends (a refresh token works once).
+ */
+export const crmConnections = mysqlTable(
+  "crm_connections",
+  {
+    id: id(),
+    tenantId: varchar("tenant_id", { length: 36 })
+      .notNull()
+      .references(() => tenants.id, { onDelete: "cascade" }),
+    locationId: varchar("location_id", { length: 36 })
+      .notNull()
+      .references(() => locations.id, { onDelete: "cascade" }),
+    provider: varchar("provider", { length: 32 }).notNull(),
+    /** The CRM's id of the location (HighLevel's locationId). */
+    externalLocationId: varchar("external_location_id", { length: 64 }).notNull(),
+    accessTokenEnc: text("access_token_enc").notNull(),
+    refreshTokenEnc: text("refresh_token_enc").notNull(),
+    expiresAt: datetime("expires_at", { fsp: 3 }).notNull(),
+    version: int("version").notNull().default(1),
+    ...timestamps,
+  },
+  (t) => [uniqueIndex("crm_connections_location_provider_unique").on(t.locationId, t.provider)],
 );

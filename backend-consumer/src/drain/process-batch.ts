@@ -13,6 +13,7 @@ import type { Db } from "mongodb";
 import type { QueueMessage } from "#contracts";
 import { storeDeadLetters, rawBody, type DeadLetter } from "../store/dead-letters.ts";
 import { insertEvents, toEventDocuments, type EventDocument } from "../store/events.ts";
+import { enqueueLeads } from "../crm/outbox.ts";
 import { applyLeads } from "../store/leads.ts";
 import { recordSiteActivity } from "../store/site-activity.ts";
 import { applySessions } from "../store/sessions.ts";
@@ -179,7 +180,10 @@ async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind:
   const stored = docs.filter((_, i) => !refused.has(owner[i]!));
   // Leads read their session's attribution, so sessions go first; the rollups depend on neither.
   const settled = await Promise.allSettled([
-    applySessions(db, stored, new Date(), timezones).then(() => applyLeads(db, stored)),
+    // every lead the events touched goes into the delivery outbox, on every delivery of the message (see crm/outbox.ts)
+    applySessions(db, stored, new Date(), timezones)
+      .then(() => applyLeads(db, stored))
+      .then((leadIds) => enqueueLeads(db, leadIds)),
     applyEventRollups(db, items, docs, owner, result.duplicateIndexes, refused),
     recordSiteActivity(db, stored),
   ]);

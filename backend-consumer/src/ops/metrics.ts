@@ -12,6 +12,8 @@ export interface Metrics {
   registry: Registry;
   /** Counts one settled batch. */
   recordOutcomes(queue: string, outcomes: Outcome[]): void;
+  /** Counts one CRM delivery attempt's outcome. */
+  recordDelivery(kind: string, outcome: "delivered" | "retry" | "failed" | "dead"): void;
 }
 
 export function createMetrics(db: Db): Metrics {
@@ -20,6 +22,12 @@ export function createMetrics(db: Db): Metrics {
     name: "tracker_drain_messages_total",
     help: "Queue messages settled by the drain, by queue and outcome (stored, dead_lettered, retried).",
     labelNames: ["queue", "outcome"] as const,
+    registers: [registry],
+  });
+  const deliveries = new Counter({
+    name: "tracker_crm_deliveries_total",
+    help: "CRM delivery attempts, by destination kind and outcome (delivered, retry, failed, dead).",
+    labelNames: ["kind", "outcome"] as const,
     registers: [registry],
   });
   new Gauge({
@@ -37,6 +45,9 @@ export function createMetrics(db: Db): Metrics {
         const outcome = o.action === "retry" ? "retried" : o.deadLettered ? "dead_lettered" : "stored";
         messages.inc({ queue, outcome });
       }
+    },
+    recordDelivery(kind, outcome) {
+      deliveries.inc({ kind, outcome });
     },
   };
 }

@@ -199,8 +199,8 @@ async function mergeIntoLead(db: Db, leadId: string, touch: LeadTouch, event: Ev
  * `identify` without an email: its traits and user id fill what is empty on the leads this visitor is linked to,
  * and never overwrite (a visitor linked by someone else's submission cannot rewrite a lead this way).
  */
-async function linkVisitor(db: Db, event: EventDocument): Promise<void> {
-  if (!event.traits && !event.userId) return;
+async function linkVisitor(db: Db, event: EventDocument): Promise<string[]> {
+  if (!event.traits && !event.userId) return [];
   const leads = db.collection<LeadDocument>(COLLECTIONS.leads);
   const linked = await leads.find({ siteId: event.siteId, visitorIds: event.visitorId }, { projection: { _id: 1 } }).toArray();
   for (const { _id } of linked) {
@@ -216,6 +216,7 @@ async function linkVisitor(db: Db, event: EventDocument): Promise<void> {
       return Object.keys(set).length ? { update: { $set: { ...set, updatedAt: new Date() } } as never } : null;
     });
   }
+  return linked.map((l) => l._id);
 }
 
 /** How many leads are written at once: each lead's events stay in order, different leads need not wait. */
@@ -226,11 +227,12 @@ const LEAD_CONCURRENCY = 16;
  * order; different emails go side by side. Identify events without an email (which link traits to a visitor's
  * leads) go last, in time order, once the leads they may touch exist.
  */
-export async function applyLeads(db: Db, events: EventDocument[]): Promise<void> {
+export async function applyLeads(db: Db, events: EventDocument[]): Promise<Set<string>> {
+  const touched = new Set<string>();
   const relevant = events
     .filter((e) => e.type === "form_submission" || e.type === "form_interaction" || e.type === "identify")
     .sort((a, b) => a.ts.getTime() - b.ts.getTime());
-  if (relevant.length === 0) return;
+  if (relevant.length === 0) return touched;
   const sessions = db.collection<SessionDocument>(COLLECTIONS.sessions);
   const byLead = new Map<string, { event: EventDocument; touch: LeadTouch }[]>();
   const links: EventDocument[] = [];
@@ -251,11 +253,13 @@ export async function applyLeads(db: Db, events: EventDocument[]): Promise<void>
     while (next < groups.length) {
       for (const { event, touch } of groups[next++]!) {
         const leadId = await resolveLeadId(db, event.siteId, touch.email, event.receivedAt, DEDUPE_WINDOW_MS[touch.status]);
+        touched.add(leadId);
         const session = await sessions.findOne({ _id: sessionKey(event.siteId, event.sessionId) });
         await mergeIntoLead(db, leadId, touch, event, session);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(LEAD_CONCURRENCY, groups.length) }, worker));
-  for (const event of links) await linkVisitor(db, event);
+  for (const event of links) for (const id of await linkVisitor(db, event)) touched.add(id);
+  return touched;
 }

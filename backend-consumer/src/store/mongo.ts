@@ -77,6 +77,12 @@ export const INDEXES = {
     { key: { siteId: 1, lastInteractionAt: -1 }, name: "site_last_interaction" },
     { key: { visitorIds: 1 }, name: "visitors" },
   ],
+  // CRM delivery (crm/): the outbox is leased by {_id, v}; workers look for due entries by time
+  lead_outbox: [
+    { key: { _id: 1, v: 1 }, name: "id_version", unique: true },
+    { key: { nextAt: 1 }, name: "next_at" },
+  ],
+  delivery_status: [{ key: { leadId: 1 }, name: "lead" }, { key: { destinationId: 1, status: 1 }, name: "destination_status" }],
 } as const;
 
 export async function ensureIndexes(db: Db): Promise<void> {

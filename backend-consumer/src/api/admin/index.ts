@@ -22,6 +22,7 @@ import {
 } from "./errors.ts";
 import { registerFieldRoutes } from "./fields.ts";
 import { registerFormRoutes } from "./forms.ts";
+import { registerDestinationRoutes, type CrmAdminDeps } from "./destinations.ts";
 import { registerInstallRoute } from "./install.ts";
 import { registerLocationRoutes } from "./locations.ts";
 import { registerMeRoute } from "./me.ts";
@@ -39,6 +40,8 @@ export interface AdminApiDeps {
   mongo?: Db;
   /** Where scopes come from; one per process (shared with the read API) so that writes here clear its cache. */
   scopes?: ScopeResolver;
+  /** CRM delivery (destinations, sync status); without it those routes are not served. */
+  crm?: CrmAdminDeps;
   /** The edge's public URL, for the install snippet `GET /v1/me` hands the dashboard. */
   edgeUrl?: string;
   /** Largest accepted request body; 413 `payload_too_large` above it. Default 64 KiB. */
@@ -77,8 +80,9 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
   registerFieldRoutes(app, deps.db);
   registerMappingRoutes(app, deps.db);
   registerUserRoutes(app, deps.db);
+  if (deps.crm) registerDestinationRoutes(app, deps.db, { ...deps.crm, ...(deps.mongo ? { mongo: deps.mongo } : {}) });
   if (deps.mongo) {
-    registerLeadRoutes(app, { db: deps.mongo, configDb: deps.db });
+    registerLeadRoutes(app, { db: deps.mongo, configDb: deps.db, ...(deps.crm ? { directory: deps.crm.directory } : {}) });
     registerStatsRoutes(app, { db: deps.mongo, configDb: deps.db });
     registerInstallRoute(app, deps.db, deps.mongo);
   }

@@ -29,6 +29,24 @@ import {
   type LeadFilters,
 } from "./query.ts";
 import { leadTimeline } from "./timeline.ts";
+import type { DestinationDirectory } from "../../crm/directory.ts";
+import { enqueueDeletedLead, enqueueLeads } from "../../crm/outbox.ts";
+import { DELIVERY_STATUS, statusId, type DeliveryStatusDocument } from "../../crm/worker.ts";
+
+export interface LeadSync {
+  destinationId: string;
+  kind: string;
+  name: string;
+  /** held: a partial lead this destination does not take (yet); pending: not delivered in its current version. */
+  status: "pending" | "delivered" | "failed" | "dead" | "held";
+  externalId: string | null;
+  error: string | null;
+  attempts: number;
+  nextAttemptAt: string | null;
+  deliveredAt: string | null;
+  deliveredVersion: number;
+  version: number;
+}
 
 export const leadPatchSchema = z
   .strictObject({
@@ -68,8 +86,34 @@ async function scopedSites(configDb: ConfigDb, p: Principal, filters: Pick<LeadF
   return visible;
 }
 
-export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb: ConfigDb }): void {
+export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb: ConfigDb; directory?: DestinationDirectory }): void {
   const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
+  const statuses = deps.db.collection<DeliveryStatusDocument>(DELIVERY_STATUS);
+
+  /** Where the lead stands with each of its site's destinations (CRM sync status). */
+  async function syncOf(lead: LeadDocument): Promise<LeadSync[]> {
+    const routing = await deps.directory?.forSite(lead.siteId);
+    if (!routing?.destinations.length) return [];
+    const known = new Map((await statuses.find({ _id: { $in: routing.destinations.map((d) => statusId(lead._id, d.id)) } }).toArray()).map((s) => [s.destinationId, s]));
+    const version = (lead as { v?: number }).v ?? 1;
+    return routing.destinations.map((d) => {
+      const s = known.get(d.id);
+      const held = lead.status === "partial" && !d.sendPartial && !(s && s.done > 0);
+      return {
+        destinationId: d.id,
+        kind: d.kind,
+        name: d.name,
+        status: held ? "held" : !s ? "pending" : s.status === "delivered" && s.done < version ? "pending" : s.status,
+        externalId: s?.externalId ?? null,
+        error: s?.status === "delivered" ? null : (s?.lastError ?? null),
+        attempts: s?.attempts ?? 0,
+        nextAttemptAt: s?.nextAt ? s.nextAt.toISOString() : null,
+        deliveredAt: s?.deliveredAt ? s.deliveredAt.toISOString() : null,
+        deliveredVersion: s?.done ?? 0,
+        version,
+      };
+    });
+  }
 
   /** The lead if the caller may see its site, else 404. */
   async function findLead(p: Principal, id: string): Promise<{ lead: LeadDocument; locationId: string }> {
@@ -113,7 +157,15 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
     const timelineQuery = readQuery(c, leadTimelineQuerySchema);
     const timeline = await leadTimeline(deps.db, lead, timelineQuery);
     if (!timeline) throw ValidationFailed([{ path: "cursor", message: "This cursor belongs to another lead (or is not a cursor)." }]);
-    return c.json({ ...leadOut(lead, locationId, { full: true }), timeline });
+    return c.json({ ...leadOut(lead, locationId, { full: true }), sync: await syncOf(lead), timeline });
+  });
+
+  // re-queues the lead for every destination, failed and dead-lettered deliveries included
+  app.post("/leads/:leadId/sync", async (c) => {
+    const { lead } = await findLead(c.get("principal"), c.req.param("leadId"));
+    await statuses.updateMany({ leadId: lead._id, status: { $in: ["failed", "dead"] } }, { $set: { status: "pending", attempts: 0, nextAt: null, tried: 0, retryable: true } });
+    await enqueueLeads(deps.db, [lead._id]);
+    return c.json({ id: lead._id, queued: true, sync: await syncOf(lead) }, 202);
   });
 
   app.patch("/leads/:leadId", async (c) => {
@@ -148,6 +200,8 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
     const entry = { at, by: { userId: p.userId, email: p.email }, changes, ...(body.status ? { reason: body.status.reason } : {}) };
     // a new version: a drain merging into this lead meanwhile reads it again (store/versioned.ts)
     await leads.updateOne({ _id: lead._id }, { $set: set, $inc: { v: 1 }, $push: { history: { $each: [entry], $slice: -500 } } } as never);
+    // accepted values are new contact data for the CRMs
+    if (body.acceptConflicts?.length) await enqueueLeads(deps.db, [lead._id]);
     const updated = (await leads.findOne({ _id: lead._id }))!;
     return c.json(leadOut(updated, locationId, { full: true }));
   });
@@ -156,6 +210,8 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
     const { lead } = await findLead(c.get("principal"), c.req.param("leadId"));
     await leads.deleteOne({ _id: lead._id });
     await deps.db.collection(COLLECTIONS.leadKeys).deleteMany({ leadId: lead._id });
+    // destinations that take deletions (the webhook) hear of it
+    if (deps.directory) await enqueueDeletedLead(deps.db, lead);
     return c.json({ id: lead._id, deleted: true });
   });
 }

@@ -1,0 +1,87 @@
+/**
+ * A generic webhook, signed per the Standard Webhooks specification (the `standardwebhooks` package signs):
+ * `webhook-id` (stable per lead version: a receiver deduplicates by it), `webhook-timestamp`, `webhook-signature`.
+ * Body: `{ type, timestamp, data: { lead, contact } }` with type lead.created, lead.updated or lead.deleted. The lead
+ * carries every captured field; `contact` the mapped fields.
+ */
+import { randomBytes } from "node:crypto";
+import { Webhook } from "standardwebhooks";
+import { z } from "zod";
+import type { LeadDocument } from "../../store/leads.ts";
+import { failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem } from "./types.ts";
+
+function leadBody(lead: LeadDocument) {
+  return {
+    id: lead._id,
+    siteId: lead.siteId,
+    email: lead.email,
+    firstName: lead.firstName ?? null,
+    lastName: lead.lastName ?? null,
+    phone: lead.phone ?? null,
+    company: lead.company ?? null,
+    status: lead.statusOverride?.status ?? lead.status,
+    quality: lead.quality,
+    fields: lead.fields ?? {},
+    formIds: lead.formIds ?? [],
+    utm: lead.utm ?? null,
+    referrer: lead.referrer ?? null,
+    landingPage: lead.landingPage ?? null,
+    createdAt: lead.createdAt.toISOString(),
+    updatedAt: lead.updatedAt.toISOString(),
+  };
+}
+
+export function webhookBody(item: DeliveryItem, at: Date): string {
+  return JSON.stringify({
+    type: item.type,
+    timestamp: at.toISOString(),
+    data: item.lead ? { lead: { ...leadBody(item.lead), version: item.version }, contact: item.contact } : { lead: { id: item.leadId, email: item.contact.email ?? null, deleted: true } },
+  });
+}
+
+export const connector: Connector = {
+  kind: "webhook",
+  label: "Webhook (Standard Webhooks)",
+  configSchema: z.strictObject({
+    url: z.url({ protocol: /^https?$/ }).max(2000).describe("Where lead events are POSTed."),
+  }),
+  secret: {
+    required: true,
+    describe: "Signing secret, whsec_ followed by base64 (24–64 random bytes); generated when omitted and shown once.",
+    validate: (s) => (/^whsec_[A-Za-z0-9+/]{32,88}={0,2}$/.test(s) ? null : "expected whsec_ followed by base64 of 24–64 bytes"),
+    generate: () => `whsec_${randomBytes(32).toString("base64")}`,
+  },
+  maxBatch: 1,
+  // receivers are ours to protect: a steady pace, not a flood
+  rateLimit: { requests: 50, windowMs: 1000 },
+  sendsDeletes: true,
+  async deliver([item], destination) {
+    const signer = new Webhook(destination.secret!);
+    const at = new Date();
+    const body = webhookBody(item!, at);
+    const signature = signer.sign(item!.deliveryId, at, body);
+    try {
+      const res = await timedFetch(
+        destination.fetch,
+        String(destination.config.url),
+        {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "webhook-id": item!.deliveryId,
+            "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+            "webhook-signature": signature,
+            "user-agent": "lead-tracker-webhooks/1",
+          },
+          body,
+        },
+        destination.timeoutMs,
+      );
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) return [{ ok: true }];
+      return [failureOf(res, "from the webhook receiver")];
+    } catch (err) {
+      return [networkFailure(err)];
+    }
+  },
+};
