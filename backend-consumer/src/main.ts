@@ -71,7 +71,8 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
   await ensureIndexes(mongo.db);
   const metrics = createMetrics(mongo.db);
   const mariadb = env.MARIADB_URL ? connectMariadb(env.MARIADB_URL) : null;
-  const sync = mariadb
+  // KV_SYNC=off: a replica that only serves the API and delivers leads (one replica runs the sync)
+  const sync = mariadb && env.KV_SYNC !== "off"
     ? startConfigSync(
         { db: mariadb.db, kv: kvClientFromEnv(env), log, minWriteIntervalMs: Number(env.KV_MIN_WRITE_INTERVAL_MS ?? 1000) },
         { intervalMs: Number(env.SYNC_INTERVAL_MS ?? 100), reconcileMs: Number(env.RECONCILE_INTERVAL_MS ?? 300_000) },

@@ -114,7 +114,7 @@ export class DeliveryWorker {
     this.#opts = {
       pollMs: opts.pollMs ?? 250,
       leaseMs: opts.leaseMs ?? 30_000,
-      batch: opts.batch ?? 200,
+      batch: opts.batch ?? 100,
       maxAttempts: opts.maxAttempts ?? 12,
       backoffBaseMs: opts.backoffBaseMs ?? 1_000,
       backoffCapMs: opts.backoffCapMs ?? 300_000,
@@ -229,16 +229,24 @@ export class DeliveryWorker {
               const type = !lead ? "lead.deleted" : !status || status.done === 0 ? "lead.created" : "lead.updated";
               items.push({ item: { deliveryId: lead ? `${entry._id}.v${version}` : `${entry._id}.deleted`, type, leadId: entry._id, version, lead, contact }, status });
             }
-            const results = await this.#send(dest, routing!.locationId, items.map((i) => i.item));
-            items.forEach(({ item, status }, i) => {
-              const result = results[i]!;
+            // outcomes are recorded as they come, a few at a time: a crash loses (and later repeats) only those in flight
+            let flushing = Promise.resolve();
+            const flush = () => {
+              if (writes.length === 0) return flushing;
+              const batch = writes.splice(0, writes.length);
+              flushing = flushing.then(() => statuses.bulkWrite(batch, { ordered: false }).then(() => undefined));
+              return flushing;
+            };
+            await this.#send(dest, routing!.locationId, items.map((i) => i.item), (index, result) => {
+              const { item, status } = items[index]!;
               const write = this.#record(dest, siteId, item.leadId, item.version, status, result, new Date());
               writes.push(write);
               const next = (write as { updateOne: { update: { $set: Partial<DeliveryStatusDocument> } } }).updateOne.update.$set.nextAt;
               if (next) later(item.leadId, next.getTime());
               if (!result.ok && result.retryAfterMs) this.#pausedUntil.set(dest.id, Date.now() + result.retryAfterMs);
+              if (writes.length >= 25) void flush();
             });
-            if (writes.length) await statuses.bulkWrite(writes, { ordered: false });
+            await flush();
           }),
         );
         for (const { entry } of works) {
@@ -252,11 +260,16 @@ export class DeliveryWorker {
   }
 
   /** Sends items to one destination in batches of its size, paced to its rate limit. */
-  async #send(dest: ResolvedDestination, locationId: string, items: DeliveryItem[]): Promise<ItemResult[]> {
-    if (items.length === 0) return [];
+  async #send(dest: ResolvedDestination, locationId: string, items: DeliveryItem[], onResult: (index: number, result: ItemResult) => void): Promise<void> {
+    if (items.length === 0) return;
     const { connector } = dest;
     let pace = this.#paces.get(dest.id);
-    if (!pace) this.#paces.set(dest.id, (pace = new Pace(connector.rateLimit.requests, connector.rateLimit.windowMs)));
+    if (!pace) {
+      // a destination may set its own pace (a webhook receiver that takes more), else the CRM's documented limit
+      const perSecond = Number(dest.config.maxPerSecond);
+      const limit = Number.isFinite(perSecond) && perSecond > 0 ? { requests: perSecond, windowMs: 1000 } : connector.rateLimit;
+      this.#paces.set(dest.id, (pace = new Pace(limit.requests, limit.windowMs)));
+    }
     const chunks: DeliveryItem[][] = [];
     for (let i = 0; i < items.length; i += connector.maxBatch) chunks.push(items.slice(i, i + connector.maxBatch));
     const results: ItemResult[][] = new Array(chunks.length);
@@ -286,10 +299,10 @@ export class DeliveryWorker {
           results[i] = chunks[i]!.map(() => ({ ok: false, error: `connector: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500), retryable: true }));
         }
         if (results[i]!.length !== chunks[i]!.length) throw new Error(`connector ${connector.kind} answered ${results[i]!.length} results for ${chunks[i]!.length} items`);
+        results[i]!.forEach((result, j) => onResult(i * connector.maxBatch + j, result));
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#opts.perDestinationConcurrency, chunks.length) }, lane));
-    return results.flat();
   }
 
   #record(dest: ResolvedDestination, siteId: string, leadId: string, version: number, status: DeliveryStatusDocument | undefined, result: ItemResult, at: Date): AnyBulkWriteOperation<DeliveryStatusDocument> {
