@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
- * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats, dashboard).
+ * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats, dashboard, crm).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { DATA_DIR, ROOT } from "../scripts/lib/paths.ts";
 import { configPropagation } from "./config-propagation.ts";
+import { crmDelivery } from "./crm.ts";
 import { dashboardBudgets } from "./dashboard.ts";
 import { drainThroughput } from "./drain-throughput.ts";
 import { ingestThroughput } from "./ingest.ts";
@@ -23,6 +24,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   sdk: () => sdkSize(),
   stats: () => statsQueries(),
   dashboard: () => dashboardBudgets(),
+  crm: () => crmDelivery(),
 };
 
 // Benchmarks own .data/bench/mongo: start each run from an empty file, so H2 compaction of earlier runs' data

@@ -19,9 +19,9 @@ export interface E2e {
   stop(): Promise<void>;
 }
 
-export async function startE2e(prefix: string): Promise<E2e> {
+export async function startE2e(prefix: string, opts: { backendEnv?: Record<string, string> } = {}): Promise<E2e> {
   const dbName = uniqueDbName(prefix);
-  const stack = await startStack({ dataDir: TEST_DATA_DIR, ports: TEST_PORTS, mongoDb: dbName, mariadbDb: uniqueDbName(prefix) });
+  const stack = await startStack({ dataDir: TEST_DATA_DIR, ports: TEST_PORTS, mongoDb: dbName, mariadbDb: uniqueDbName(prefix), ...opts });
   const mongo = await connectMongo(stack.mongo.url, dbName);
   const browser = await launchBrowser();
   return {

@@ -85,8 +85,18 @@ export interface Lead {
   conflicts?: { id: string; field: string; value: unknown; current: unknown; at: string; visitorId: string }[];
   submissions?: { at: string; visitorId: string; formId: string | null; fields: Record<string, string> }[];
   history?: { at: string; by: { userId: string; email: string }; changes: { field: string; from: unknown; to: unknown }[]; reason?: string }[];
-  /** CRM sync state (issue H); absent while no CRM is configured. */
-  crm?: { status: string; [key: string]: unknown } | null;
+  /** CRM delivery per destination of the lead's site (GET /v1/leads/:id). */
+  sync?: {
+    destinationId: string;
+    kind: string;
+    name: string;
+    status: "pending" | "delivered" | "failed" | "dead" | "held";
+    externalId: string | null;
+    error: string | null;
+    attempts: number;
+    nextAttemptAt: string | null;
+    deliveredAt: string | null;
+  }[];
 }
 
 export interface TimelineItem {

@@ -342,12 +342,17 @@ export class DeliveryWorker {
 
   /** Done entries leave the outbox; the others wait for their earliest retry. A new version written meanwhile stays due. */
   async #release(releases: { entry: OutboxEntry; nextAt: Date | null }[]): Promise<void> {
+    if (releases.length === 0) return;
     const outbox = this.#deps.db.collection<OutboxEntry>(LEAD_OUTBOX);
-    for (const { entry, nextAt } of releases) {
+    const ops = releases.map(({ entry, nextAt }) => {
       const mine = { _id: entry._id, v: entry.v } as never;
-      const done = nextAt === null ? (await outbox.deleteOne(mine)).deletedCount === 1 : (await outbox.updateOne(mine, { $set: { nextAt, leaseUntil: new Date(0) }, $inc: { v: 1 } })).modifiedCount === 1;
-      // the drain wrote a newer version meanwhile: hand the entry back at once
-      if (!done) await outbox.updateOne({ _id: entry._id }, { $set: { leaseUntil: new Date(0) } });
-    }
+      return nextAt === null ? { deleteOne: { filter: mine } } : { updateOne: { filter: mine, update: { $set: { nextAt, leaseUntil: new Date(0) }, $inc: { v: 1 } } } };
+    });
+    const result = await outbox.bulkWrite(ops as never, { ordered: false });
+    if (result.deletedCount + result.modifiedCount === ops.length) return;
+    // some entries got a newer version from the drain meanwhile: hand those back at once
+    const left = await outbox.find({ _id: { $in: releases.map((r) => r.entry._id) } }, { projection: { _id: 1, owner: 1, v: 1 } }).toArray();
+    const mineStill = left.filter((e) => releases.some((r) => r.entry._id === e._id && r.entry.owner === e.owner));
+    if (mineStill.length) await outbox.bulkWrite(mineStill.map((e) => ({ updateOne: { filter: { _id: e._id }, update: { $set: { leaseUntil: new Date(0) } } } })), { ordered: false });
   }
 }

@@ -14,6 +14,8 @@ const TIMELINE_PAGE = 50;
 
 const show = (v: unknown): string => (v === null || v === undefined || v === "" ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
+const SYNC_LABEL: Record<string, string> = { delivered: "Delivered", pending: "Pending", failed: "Failed", dead: "Gave up", held: "Held" };
+
 export function LeadPage(props: { id: string }) {
   const page = usePage();
   const res = useLoad(`lead:${props.id}`, (signal) => api<LeadDetail>(`/v1/leads/${encodeURIComponent(props.id)}${query({ limit: String(TIMELINE_PAGE) })}`, { signal }));
@@ -152,13 +154,51 @@ export function LeadPage(props: { id: string }) {
           </Panel>
 
           <Panel title="CRM sync" testid="lead-crm">
-            <dl class="props">
-              {lead.crm ? (
-                Object.entries(lead.crm).map(([k, v]) => <Prop key={k} label={k === "status" ? "Status" : k} value={show(v)} />)
-              ) : (
-                <Prop label="Status" value="Not configured" />
-              )}
-            </dl>
+            {lead.sync && lead.sync.length ? (
+              <>
+                <ul class="sync-list">
+                  {lead.sync.map((d) => (
+                    <li key={d.destinationId} data-testid={`sync-${d.destinationId}`} data-status={d.status}>
+                      <div class="row">
+                        <strong>{d.name}</strong>
+                        <span class={`badge badge-sync-${d.status}`}>{SYNC_LABEL[d.status] ?? d.status}</span>
+                      </div>
+                      <p class="muted small">
+                        {d.status === "delivered" && d.externalId ? <>CRM id {d.externalId} · </> : null}
+                        {d.deliveredAt ? <>delivered {formatInstant(d.deliveredAt, tz)}</> : null}
+                        {d.status === "held" ? "Partial lead: sent once it is submitted." : null}
+                        {d.status === "failed" || d.status === "dead" ? (
+                          <>
+                            {d.error} · {d.attempts} attempt{d.attempts === 1 ? "" : "s"}
+                            {d.nextAttemptAt ? <> · next try {formatInstant(d.nextAttemptAt, tz)}</> : null}
+                          </>
+                        ) : null}
+                      </p>
+                    </li>
+                  ))}
+                </ul>
+                <button
+                  type="button"
+                  class="button button-small"
+                  data-testid="sync-now"
+                  onClick={async () => {
+                    try {
+                      await api(`/v1/leads/${encodeURIComponent(lead.id)}/sync`, { method: "POST" });
+                      announce("Queued for delivery");
+                      res.reload();
+                    } catch (err) {
+                      reportError(err);
+                    }
+                  }}
+                >
+                  Sync now
+                </button>
+              </>
+            ) : (
+              <dl class="props">
+                <Prop label="Status" value="No CRM destination for this site" />
+              </dl>
+            )}
           </Panel>
 
           {lead.conflicts && lead.conflicts.length ? (

@@ -44,7 +44,7 @@ export const connector: Connector = {
   label: "Webhook (Standard Webhooks)",
   configSchema: z.strictObject({
     url: z.url({ protocol: /^https?$/ }).max(2000).describe("Where lead events are POSTed."),
-    maxPerSecond: z.number().int().min(1).max(1000).default(50).describe("Requests per second the receiver takes."),
+    maxPerSecond: z.number().int().min(1).max(10_000).default(50).describe("Requests per second the receiver takes."),
   }),
   secret: {
     required: true,
