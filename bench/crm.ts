@@ -1,8 +1,8 @@
 /**
  * CRM delivery to the local Standard Webhooks receiver (signatures checked on every request), with a delivery
  * worker and the drain in one process, as the backend runs them:
- * - latency: lead stored (the drain's processBatch has returned) → the receiver has the signed lead.created, over
- *   N leads made at a steady 50 a second;
+ * - latency: the drain gets the lead's queue message (it stores the lead and writes the outbox entry) → the
+ *   receiver has the signed lead.created, over N leads made at a steady 50 a second;
  * - throughput: M leads already in the outbox, delivered by a fresh worker, against raw signed POSTs of the same
  *   bodies to the same receiver with the same concurrency (8), in the same run.
  */
@@ -70,8 +70,10 @@ export async function crmDelivery(latencyLeads = Number(process.env.BENCH_CRM_LE
     const storedAt = new Map<string, number>();
     for (let i = 0; i < latencyLeads; i++) {
       const t = performance.now();
-      await processBatch([{ id: crypto.randomUUID(), body: lead(latencySite, i), attempts: 1 }], { db: mongo.db });
+      // from the drain receiving the message (the lead is stored inside processBatch, and the worker may finish
+      // delivering before processBatch returns): an upper bound on "stored → delivered"
       storedAt.set(`p${i}@${latencySite.slice(0, 6)}.example`, Date.now());
+      await processBatch([{ id: crypto.randomUUID(), body: lead(latencySite, i), attempts: 1 }], { db: mongo.db });
       const wait = 20 - (performance.now() - t);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
@@ -83,27 +85,21 @@ export async function crmDelivery(latencyLeads = Number(process.env.BENCH_CRM_LE
       .map((d) => d.receivedAt - storedAt.get((d.body as { data: { lead: { email: string } } }).data.lead.email)!)
       .sort((a, b) => a - b);
 
-    // throughput: leads waiting in the outbox, then a worker; vs the same bodies POSTed raw
-    const tpSite = await site("throughput");
-    for (let i = 0; i < throughputLeads; i += 50) {
-      await processBatch(
-        Array.from({ length: Math.min(50, throughputLeads - i) }, (_, j) => ({ id: crypto.randomUUID(), body: lead(tpSite, i + j), attempts: 1 })),
-        { db: mongo.db },
-      );
-    }
-    const bodies = receiver.unique("latency").slice(0, throughputLeads);
+    // throughput: leads waiting in the outbox, then a worker; vs the same bodies POSTed raw. A raw warm-up round
+    // first (discarded), then rounds alternating worker and raw, each on fresh leads; median ratio and spread.
+    const bodies = receiver.unique("latency");
     const signer = new Webhook(whsec);
-    const raw = async (): Promise<number> => {
+    const raw = async (round: string, count: number): Promise<number> => {
       let next = 0;
       const t = performance.now();
       const lane = async () => {
-        while (next < throughputLeads) {
+        while (next < count) {
           const i = next++;
           const at = new Date();
           // a body the worker sent in the latency phase: same shape and size
           const body = JSON.stringify(bodies[i % bodies.length]!.body);
-          const id = `raw-${i}-${at.getTime()}`;
-          const res = await fetch(receiver.hookUrl("raw"), {
+          const id = `raw-${round}-${i}`;
+          const res = await fetch(receiver.hookUrl(`raw-${round}`), {
             method: "POST",
             headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": String(Math.floor(at.getTime() / 1000)), "webhook-signature": signer.sign(id, at, body) },
             body,
@@ -112,24 +108,36 @@ export async function crmDelivery(latencyLeads = Number(process.env.BENCH_CRM_LE
         }
       };
       await Promise.all(Array.from({ length: CONCURRENCY }, lane));
-      return throughputLeads / ((performance.now() - t) / 1000);
+      return count / ((performance.now() - t) / 1000);
     };
-    const rawRate = await raw();
-    const tpWorker = new DeliveryWorker({ db: mongo.db, directory, log }, { perDestinationConcurrency: CONCURRENCY });
-    const t = performance.now();
-    tpWorker.start();
-    while (receiver.unique("throughput").length < throughputLeads) await new Promise((r) => setTimeout(r, 20));
-    const workerRate = throughputLeads / ((performance.now() - t) / 1000);
-    await tpWorker.stop();
-    const rawRate2 = await raw();
-    const baseline = (rawRate + rawRate2) / 2;
+    const viaWorker = async (round: string, count: number): Promise<number> => {
+      const siteId = await site(`tp-${round}`);
+      for (let i = 0; i < count; i += 50) {
+        await processBatch(
+          Array.from({ length: Math.min(50, count - i) }, (_, j) => ({ id: crypto.randomUUID(), body: lead(siteId, i + j), attempts: 1 })),
+          { db: mongo.db },
+        );
+      }
+      const tpWorker = new DeliveryWorker({ db: mongo.db, directory, log }, { perDestinationConcurrency: CONCURRENCY });
+      const t = performance.now();
+      tpWorker.start();
+      while (receiver.unique(`tp-${round}`).length < count) await new Promise((r) => setTimeout(r, 10));
+      const rate = count / ((performance.now() - t) / 1000);
+      await tpWorker.stop();
+      return rate;
+    };
+    await raw("warm", 500);
+    const rounds: { worker: number; raw: number }[] = [];
+    for (let r = 0; r < 3; r++) rounds.push({ worker: await viaWorker(String(r), throughputLeads), raw: await raw(String(r), throughputLeads) });
+    const ratios = rounds.map((r) => r.worker / r.raw).sort((a, b) => a - b);
+    const median = ratios[1]!;
 
     return {
       name: "CRM delivery: lead stored → signed webhook received, and delivery throughput vs raw POSTs (local receiver)",
       lines: [
-        `latency over ${latencies.length} leads at 50/s: p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms, max ${latencies.at(-1)} ms (goal p95 ≤ 1000 ms)`,
-        `throughput, ${throughputLeads} leads, concurrency ${CONCURRENCY}: worker ${workerRate.toFixed(0)} leads/s; raw signed POSTs ${rawRate.toFixed(0)} and ${rawRate2.toFixed(0)} req/s (before and after)`,
-        `ratio worker / raw: ${(workerRate / baseline).toFixed(2)} (goal ≥ 0.7)`,
+        `latency (queue message reaches the drain → signed webhook received) over ${latencies.length} leads at 50/s: p50 ${percentile(latencies, 50)} ms, p95 ${percentile(latencies, 95)} ms, max ${latencies.at(-1)} ms (goal p95 ≤ 1000 ms)`,
+        `throughput, ${throughputLeads} leads a round, concurrency ${CONCURRENCY}, 3 rounds: worker ${rounds.map((r) => r.worker.toFixed(0)).join(", ")} leads/s; raw signed POSTs ${rounds.map((r) => r.raw.toFixed(0)).join(", ")} req/s`,
+        `ratio worker / raw: median ${median.toFixed(2)} (spread ${ratios[0]!.toFixed(2)}–${ratios[2]!.toFixed(2)}; goal ≥ 0.7)`,
       ],
     };
   } finally {

@@ -55,6 +55,8 @@ export interface WorkerOptions {
   timeoutMs?: number;
   /** Concurrent requests per destination (one-at-a-time APIs). */
   perDestinationConcurrency?: number;
+  /** Rounds in flight at once: one claims and records while another waits on the CRMs. */
+  parallelRounds?: number;
   fetch?: typeof fetch;
 }
 
@@ -92,6 +94,26 @@ class Pace {
   }
 }
 
+/** At most `limit` requests in flight to one destination, across concurrent rounds. */
+class Gate {
+  #active = 0;
+  readonly #waiting: (() => void)[] = [];
+  readonly #limit: number;
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#active >= this.#limit) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#active++;
+    try {
+      return await task();
+    } finally {
+      this.#active--;
+      this.#waiting.shift()?.();
+    }
+  }
+}
+
 interface Work {
   entry: OutboxEntry;
   lead: LeadDocument | null;
@@ -101,11 +123,14 @@ export class DeliveryWorker {
   readonly #deps: WorkerDeps;
   readonly #opts: Required<Omit<WorkerOptions, "fetch">> & { fetch: typeof fetch };
   readonly #paces = new Map<string, Pace>();
+  readonly #gates = new Map<string, Gate>();
   readonly #pausedUntil = new Map<string, number>();
   #running = false;
   #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
-  readonly #onSignal = () => this.#wake?.();
+  readonly #sleepers = new Set<() => void>();
+  readonly #onSignal = () => {
+    for (const wake of this.#sleepers) wake();
+  };
   /** Attempts made by this worker, by outcome (tests and the benchmark read them). */
   readonly stats = { delivered: 0, retried: 0, failed: 0, dead: 0, rounds: 0 };
 
@@ -120,6 +145,7 @@ export class DeliveryWorker {
       backoffCapMs: opts.backoffCapMs ?? 300_000,
       timeoutMs: opts.timeoutMs ?? 10_000,
       perDestinationConcurrency: opts.perDestinationConcurrency ?? 8,
+      parallelRounds: opts.parallelRounds ?? 3,
       fetch: opts.fetch ?? fetch,
     };
   }
@@ -128,7 +154,7 @@ export class DeliveryWorker {
     if (this.#running) return;
     this.#running = true;
     outboxSignal.on("queued", this.#onSignal);
-    this.#loop = (async () => {
+    const loop = async () => {
       while (this.#running) {
         let worked = 0;
         try {
@@ -138,22 +164,24 @@ export class DeliveryWorker {
         }
         if (worked === 0 && this.#running) {
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, this.#opts.pollMs);
-            this.#wake = () => {
+            const wake = () => {
               clearTimeout(timer);
+              this.#sleepers.delete(wake);
               resolve();
             };
+            const timer = setTimeout(wake, this.#opts.pollMs);
+            this.#sleepers.add(wake);
           });
-          this.#wake = null;
         }
       }
-    })();
+    };
+    this.#loop = Promise.all(Array.from({ length: this.#opts.parallelRounds }, loop)).then(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.#running = false;
     outboxSignal.off("queued", this.#onSignal);
-    this.#wake?.();
+    this.#onSignal();
     await this.#loop;
   }
 
@@ -167,11 +195,14 @@ export class DeliveryWorker {
     const { db } = this.#deps;
     const outbox = db.collection<OutboxEntry>(LEAD_OUTBOX);
     const now = new Date();
-    const due = await outbox
+    const candidates = await outbox
       .find({ nextAt: { $lte: now }, leaseUntil: { $lte: now } }, { projection: { _id: 1, v: 1 } })
-      .limit(this.#opts.batch)
+      .limit(this.#opts.batch * this.#opts.parallelRounds)
       .toArray();
-    if (due.length === 0) return 0;
+    if (candidates.length === 0) return 0;
+    // rounds running side by side take different slices of what is due, rather than racing for the same entries
+    const start = candidates.length > this.#opts.batch ? Math.floor(Math.random() * this.#opts.parallelRounds) * this.#opts.batch : 0;
+    const due = candidates.slice(start, start + this.#opts.batch).length ? candidates.slice(start, start + this.#opts.batch) : candidates.slice(0, this.#opts.batch);
     this.stats.rounds++;
     const lease = randomUUID();
     const leaseUntil = new Date(now.getTime() + this.#opts.leaseMs);
@@ -284,6 +315,8 @@ export class DeliveryWorker {
       fetch: this.#opts.fetch,
       timeoutMs: this.#opts.timeoutMs,
     };
+    let gate = this.#gates.get(dest.id);
+    if (!gate) this.#gates.set(dest.id, (gate = new Gate(this.#opts.perDestinationConcurrency)));
     const lane = async () => {
       while (next < chunks.length) {
         const i = next++;
@@ -294,7 +327,7 @@ export class DeliveryWorker {
         }
         await pace!.take();
         try {
-          results[i] = await connector.deliver(chunks[i]!, context);
+          results[i] = await gate.run(() => connector.deliver(chunks[i]!, context));
         } catch (err) {
           results[i] = chunks[i]!.map(() => ({ ok: false, error: `connector: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500), retryable: true }));
         }
