@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
- * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats, dashboard, crm).
+ * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats, dashboard, crm, erase).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -10,6 +10,7 @@ import { configPropagation } from "./config-propagation.ts";
 import { crmDelivery } from "./crm.ts";
 import { dashboardBudgets } from "./dashboard.ts";
 import { drainThroughput } from "./drain-throughput.ts";
+import { eraseBench } from "./erase.ts";
 import { ingestThroughput } from "./ingest.ts";
 import { sdkSize } from "./sdk-size.ts";
 import { statsQueries } from "./stats-query.ts";
@@ -25,6 +26,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   stats: () => statsQueries(),
   dashboard: () => dashboardBudgets(),
   crm: () => crmDelivery(),
+  erase: () => eraseBench(),
 };
 
 // Benchmarks own .data/bench/mongo: start each run from an empty file, so H2 compaction of earlier runs' data

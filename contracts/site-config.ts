@@ -64,6 +64,11 @@ export const siteConfigSchema = z.object({
    */
   serverKeyHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
   forms: z.array(configFormSchema),
+  /**
+   * Set only on the entry of a rotated-out key in its grace period (epoch ms): the edge serves this key while its
+   * clock is before this instant and answers as for an unknown key from then on, with or without the backend.
+   */
+  validUntil: z.number().int().positive().optional(),
 });
 
 export type SiteSettings = z.infer<typeof siteSettingsSchema>;

@@ -30,6 +30,8 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
     MONGODB_URI: opts.mongoUri,
     MARIADB_URL: opts.mariadbUrl,
     INTERNAL_TOKEN: opts.internalToken,
+    // locally the dev sidecar pushes queue batches to /internal/queue
+    LOCAL_QUEUE_CONSUMER: "true",
     JWT_SECRET: opts.jwtSecret,
     BACKEND_PORT: String(opts.port),
     KV_API_URL: opts.kvApiUrl,
@@ -55,7 +57,8 @@ export async function startBackend(opts: BackendOptions): Promise<BackendHandle>
       child.kill(signal);
     });
   try {
-    await waitUntil(() => answersOk(`${url}/healthz`), 30_000, `the backend to be healthy (see ${opts.logFile})`, child);
+    // live; ready (/readyz) only once the edge it syncs config to is up too, which the stack waits for
+    await waitUntil(() => answersOk(`${url}/healthz`), 30_000, `the backend to answer (see ${opts.logFile})`, child);
   } catch (err) {
     await stop("SIGKILL");
     throw err;

@@ -25,3 +25,8 @@ export function localSharedSecret(dataDir: string): string {
 export function localDestinationKey(dataDir: string): string {
   return process.env.DESTINATION_SECRET_KEY ?? localSecret(dataDir, "destination-secret-key", "base64");
 }
+
+/** The key of the privacy API's keyed hashes (suppression list, receipts): 32 bytes, base64. */
+export function localPrivacyKey(dataDir: string): string {
+  return process.env.PRIVACY_HASH_KEY ?? localSecret(dataDir, "privacy-hash-key", "base64");
+}

@@ -13,8 +13,8 @@ import { startBackend, type BackendHandle } from "./backend.ts";
 import { startDemo } from "./demo.ts";
 import { startEdge, type EdgeHandle } from "./edge.ts";
 import { createDatabase } from "./mariadb.ts";
-import { waitUntil, type ServiceHandle } from "./process.ts";
-import { localDestinationKey, localJwtSecret, localSharedSecret } from "./secrets.ts";
+import { answersOk, waitUntil, type ServiceHandle } from "./process.ts";
+import { localDestinationKey, localJwtSecret, localPrivacyKey, localSharedSecret } from "./secrets.ts";
 import { DEMO, seedDemo } from "./seed.ts";
 import { demoHistory } from "./demo-history.ts";
 import { connectMongo } from "../../backend-consumer/src/store/mongo.ts";
@@ -139,6 +139,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       env: {
         HIGHLEVEL_SHARED_SECRET: sharedSecret,
         DESTINATION_SECRET_KEY: localDestinationKey(opts.dataDir),
+        PRIVACY_HASH_KEY: localPrivacyKey(opts.dataDir),
         EDGE_PUBLIC_URL: process.env.EDGE_PUBLIC_URL ?? edgeUrl,
         // the CRM stand-in on the demo origin frames the dashboard
         DASHBOARD_FRAME_ANCESTORS: demoOrigin,
@@ -167,6 +168,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       return contentHash(expected) === contentHash((await res.json()) as SiteConfig);
     };
     await waitUntil(servesExpected, 30_000, `the edge to serve config for ${siteKey} (see backend.log)`);
+    // and the backend says it is ready: MongoDB, MariaDB and the KV sync all fine
+    await waitUntil(() => answersOk(`${stack.backend.url}/readyz`), 30_000, `the backend to be ready (GET ${stack.backend.url}/readyz names what is not)`);
 
     const appUrl = `${stack.backend.url}/app`;
     const demo = await startDemo({ port: opts.ports.demo, edgeUrl: edge.url, siteKey: opts.siteKey ?? "demo-site", crm: { appUrl, sharedSecret } });

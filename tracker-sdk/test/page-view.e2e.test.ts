@@ -9,7 +9,7 @@ import { DEMO } from "../../scripts/lib/seed.ts";
 import { startStack, type Stack } from "../../scripts/lib/stack.ts";
 import { launchBrowser } from "../../scripts/testing/browser.ts";
 import { eventually, uniqueDbName } from "../../scripts/testing/mongo.ts";
-import { queueStats } from "../../scripts/testing/stack.ts";
+import { metricTotal, queueStats } from "../../scripts/testing/stack.ts";
 import { TEST_DATA_DIR, TEST_PORTS } from "../../scripts/testing/ports.ts";
 
 let stack: Stack;
@@ -32,6 +32,8 @@ afterAll(async () => {
 
 describe("page view, browser to MongoDB", () => {
   it("stores the demo page's page_view with the expected fields", async () => {
+    const eventsBefore = await metricTotal(stack, "tracker_drain_events_total");
+    const storedBefore = await metricTotal(stack, "tracker_drain_messages_total");
     const page = await browser.newPage();
     const sent = page.waitForRequest((r) => r.url().endsWith("/v1/events") && r.method() === "POST");
     await page.goto(stack.demoUrl);
@@ -53,6 +55,10 @@ describe("page view, browser to MongoDB", () => {
       ip: "127.0.0.0",
     });
     expect(doc.eventId).toMatch(/^[0-9a-f-]{36}$/);
+    // what an operator scraping /metrics sees while the demo page is used
+    // (counted once the batch is settled, just after its documents are written)
+    await eventually(async () => ((await metricTotal(stack, "tracker_drain_events_total")) >= eventsBefore + 2 ? true : undefined), 5_000, "tracker_drain_events_total to count the batch");
+    expect(await metricTotal(stack, "tracker_drain_messages_total")).toBeGreaterThan(storedBefore);
     expect(doc.ua).toContain("HeadlessChrome");
     expect(doc.ts).toBeInstanceOf(Date);
     expect(doc.receivedAt.getTime()).toBeGreaterThanOrEqual(doc.ts.getTime() - 60_000);

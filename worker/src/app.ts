@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { SDK_VERSION } from "./generated/sdk.ts";
 import { ApiError, NotFound } from "./lib/errors.ts";
+import { errorText, workerLog } from "./lib/log.ts";
 import { eventsRoute } from "./routes/events.ts";
 import { loaderRoute } from "./routes/loader.ts";
 import { sdkRoute } from "./routes/sdk.ts";
@@ -26,6 +27,6 @@ app.onError(function toJsonError(err, c) {
     return c.json(err.toJSON(), err.status);
   }
   if (err instanceof HTTPException) return c.json({ error: "http_error", message: err.message }, err.status);
-  console.error("unhandled error", err instanceof Error ? err.stack : String(err));
+  workerLog(c.env, { reqId: c.req.header("cf-ray") }).error("unhandled error", { path: c.req.path, error: errorText(err) });
   return c.json({ error: "internal_error", message: "Unexpected error." }, 500);
 });

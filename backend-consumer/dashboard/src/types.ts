@@ -125,6 +125,13 @@ export interface Form {
   name: string;
 }
 
+/** `GET /v1/sites/:id/site-keys`: the current key, and rotated-out keys that still work until their grace end. */
+export interface SiteKeys {
+  siteId: string;
+  siteKey: string;
+  inGrace: { siteKey: string; retiredAt: string | null; validUntil: string }[];
+}
+
 export interface InstallStatus {
   siteId: string;
   lastEventAt: string | null;

@@ -8,8 +8,10 @@ import { z } from "zod";
 import { fieldOutSchema, formOutSchema, locationOutSchema, mappingOutSchema, siteOutSchema, userOutSchema } from "./admin/rows.ts";
 import { secretCreatedSchema, secretOutSchema } from "./admin/secrets.ts";
 import { installStatusSchema } from "./admin/install.ts";
+import { keyRotatedSchema, rotateKeySchema, siteKeysOutSchema } from "./admin/rotate-key.ts";
 import { destinationCreatedSchema, destinationCreateSchema, destinationOutSchema, destinationPatchSchema } from "./admin/destinations.ts";
 import { meOutSchema } from "./admin/me.ts";
+import { auditEntryOutSchema, auditQuerySchema } from "./admin/audit-log.ts";
 import { leadPatchSchema } from "./leads/index.ts";
 import { statsQuerySchema } from "./stats/schema.ts";
 import { leadOutSchema } from "./leads/out.ts";
@@ -30,13 +32,15 @@ import {
   userPatchSchema,
 } from "./admin/schemas.ts";
 
+import { eraseReceiptSchema, privacyPersonSchema, privacyScopeSchema, suppressionOutSchema } from "./privacy.ts";
+
 type Method = "get" | "post" | "patch" | "delete";
 
 export interface AdminOperation {
   method: Method;
   /** OpenAPI path template relative to the server URL, e.g. `/sites/{siteId}`. */
   path: string;
-  tag: "Me" | "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats" | "Destinations";
+  tag: "Me" | "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats" | "Destinations" | "Audit" | "Privacy";
   summary: string;
   description?: string;
   /** Query parameters, from the zod schema the route validates them with. */
@@ -66,6 +70,19 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
   { method: "get", path: "/sites/{siteId}", tag: "Sites", summary: "Read a site", response: "Site", status: 200 },
   { method: "patch", path: "/sites/{siteId}", tag: "Sites", summary: "Update a site", body: "SitePatch", response: "Site", status: 200, conflict: "The site key is taken." },
   { method: "delete", path: "/sites/{siteId}", tag: "Sites", summary: "Delete a site with its forms, fields and mappings", response: "Deleted", status: 200, agencyOnly: true },
+  {
+    method: "post",
+    path: "/sites/{siteId}/rotate-key",
+    tag: "Sites",
+    summary: "Issue a new site key; the old one keeps working for a grace period",
+    description:
+      "The body is optional ({ graceSeconds }, default 7 days, at most 90). The old key keeps serving the loader, the config and ingest at the edge until oldKeyValidUntil, then is answered like an unknown key.",
+    body: "RotateKey",
+    response: "KeyRotated",
+    status: 200,
+    agencyOnly: true,
+  },
+  { method: "get", path: "/sites/{siteId}/site-keys", tag: "Sites", summary: "The site's current key and the rotated-out keys still in their grace period", response: "SiteKeys", status: 200 },
   { method: "get", path: "/sites/{siteId}/install-status", tag: "Sites", summary: "Whether the site's snippet is sending events (the last 15 minutes)", response: "InstallStatus", status: 200 },
   { method: "get", path: "/sites/{siteId}/forms", tag: "Forms", summary: "List a site's forms", response: { list: "Form" }, status: 200 },
   { method: "post", path: "/sites/{siteId}/forms", tag: "Forms", summary: "Create a form on a site", body: "FormCreate", response: "Form", status: 201 },
@@ -166,6 +183,41 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
   { method: "delete", path: "/destinations/{destinationId}", tag: "Destinations", summary: "Delete a destination", response: "Deleted", status: 200, agencyOnly: true },
   { method: "post", path: "/destinations/{destinationId}/replay", tag: "Destinations", summary: "Replay the destination's dead-lettered and failed deliveries", response: "Replayed", status: 202, agencyOnly: true },
   {
+    method: "get",
+    path: "/audit",
+    tag: "Audit",
+    summary: "The audit trail: who changed, exported, deleted, replayed or read what, and when",
+    description:
+      "Newest first. Agency users see their tenant's entries; location users only the entries of their locations. Lead reads are aggregated (leads.read: counts per user, location and interval). Page with nextCursor.",
+    query: auditQuerySchema,
+    response: { page: "AuditEntry" },
+    status: 200,
+  },
+  {
+    method: "post",
+    path: "/privacy/erase",
+    tag: "Privacy",
+    summary: "Erase a person everywhere: events, sessions, leads, dead letters, queued CRM deliveries; the CRMs are told",
+    description:
+      "Idempotent and resumable: the plan is recorded before anything is removed, and a backend that dies mid-way is replaced by another. 200 with the receipt when done; 202 when another backend is running it (poll the receipt). A keyed hash of the person stops later events from recreating the lead where the location keeps suppression on.",
+    body: "PrivacyPerson",
+    response: "EraseReceipt",
+    status: 200,
+  },
+  { method: "get", path: "/privacy/erase/{receiptId}", tag: "Privacy", summary: "An erase's receipt: what was removed where", response: "EraseReceipt", status: 200 },
+  {
+    method: "get",
+    path: "/privacy/export",
+    tag: "Privacy",
+    summary: "Everything held about a person, as one JSON document, streamed",
+    description: "Leads, sessions, events and CRM delivery records of the person's visitors in the caller's sites. Streamed from the database: memory stays flat.",
+    query: privacyPersonSchema,
+    response: { media: ["application/json"] },
+    status: 200,
+  },
+  { method: "get", path: "/privacy/suppressions", tag: "Privacy", summary: "Suppression entries (keyed hashes only) of the caller's sites", query: privacyScopeSchema, response: { list: "Suppression" }, status: 200 },
+  { method: "delete", path: "/privacy/suppressions", tag: "Privacy", summary: "Lift a person's suppression: their events make leads again", body: "PrivacyPerson", response: "Unsuppressed", status: 200 },
+  {
     method: "post",
     path: "/stats/query",
     tag: "Stats",
@@ -197,6 +249,8 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   MappingPatch: mappingPatchSchema,
   UserCreate: userCreateSchema,
   UserPatch: userPatchSchema,
+  RotateKey: rotateKeySchema,
+  PrivacyPerson: privacyPersonSchema,
 };
 const leadSyncSchema = z.object({
   destinationId: z.string(),
@@ -221,7 +275,13 @@ const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
   InstallStatus: installStatusSchema,
   SecretKey: secretOutSchema,
   SecretKeyCreated: secretCreatedSchema,
+  KeyRotated: keyRotatedSchema,
+  SiteKeys: siteKeysOutSchema,
   Revoked: z.object({ id: z.string(), revoked: z.literal(true) }),
+  AuditEntry: auditEntryOutSchema,
+  EraseReceipt: eraseReceiptSchema,
+  Suppression: suppressionOutSchema,
+  Unsuppressed: z.object({ subject: z.string(), removed: z.number() }),
   StatsResult: z.object({
     results: z.array(z.object({ dimensions: z.array(z.string()), metrics: z.array(z.number().nullable()) })),
     meta: z.object({

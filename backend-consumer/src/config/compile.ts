@@ -1,9 +1,9 @@
 /** Loads one site's configuration from MariaDB and compiles it into the KV contract. */
 import { createHash } from "node:crypto";
-import { and, asc, eq, inArray, isNull } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, type SQL } from "drizzle-orm";
 import { DEFAULT_FEATURES, DEFAULT_RETENTION_DAYS, siteConfigSchema, siteSettingsSchema, type SiteConfig } from "#contracts";
 import type { ConfigDb } from "./db.ts";
-import { fields, forms, locations, sites, siteSecrets } from "./schema.ts";
+import { fields, forms, locations, siteKeys, sites, siteSecrets } from "./schema.ts";
 
 export interface SiteBundle {
   site: typeof sites.$inferSelect;
@@ -13,15 +13,41 @@ export interface SiteBundle {
   fields: (typeof fields.$inferSelect)[];
   /** Hashes of the site's server secret keys that are not revoked. */
   secretHashes: string[];
+  /**
+   * Set when the bundle is served under a rotated-out key of the site in its grace period: that key, and when it
+   * stops (epoch ms). The config is otherwise the site's current one.
+   */
+  grace?: { siteKey: string; validUntil: number };
 }
 
 /** The site with this key and its active forms and their fields, or null if no such site exists. */
 export async function loadSiteBundle(db: ConfigDb, siteKey: string): Promise<SiteBundle | null> {
+  return loadBundleWhere(db, eq(sites.siteKey, siteKey));
+}
+
+/**
+ * What a KV key should serve at `now`: the site whose current key it is; or, for a key retired by a rotation whose
+ * grace period has not ended, its site's current config under that key, until the grace end; else null.
+ */
+export async function loadKeyBundle(db: ConfigDb, siteKey: string, now: Date): Promise<SiteBundle | null> {
+  const current = await loadSiteBundle(db, siteKey);
+  if (current) return current;
+  const [grace] = await db
+    .select({ siteId: siteKeys.siteId, graceUntil: siteKeys.graceUntil })
+    .from(siteKeys)
+    .where(and(eq(siteKeys.siteKey, siteKey), gt(siteKeys.graceUntil, now)))
+    .limit(1);
+  if (!grace?.graceUntil) return null;
+  const bundle = await loadBundleWhere(db, eq(sites.id, grace.siteId));
+  return bundle && { ...bundle, grace: { siteKey, validUntil: grace.graceUntil.getTime() } };
+}
+
+async function loadBundleWhere(db: ConfigDb, where: SQL): Promise<SiteBundle | null> {
   const [row] = await db
     .select({ site: sites, locationTimezone: locations.timezone })
     .from(sites)
     .innerJoin(locations, eq(locations.id, sites.locationId))
-    .where(eq(sites.siteKey, siteKey))
+    .where(where)
     .limit(1);
   if (!row) return null;
   const { site, locationTimezone } = row;
@@ -57,7 +83,7 @@ export function compileSiteConfig(bundle: SiteBundle, version: number): SiteConf
   const settings = parsed.success ? parsed.data : {};
   const config: SiteConfig = {
     siteId: bundle.site.id,
-    siteKey: bundle.site.siteKey,
+    siteKey: bundle.grace?.siteKey ?? bundle.site.siteKey,
     version,
     features: { ...DEFAULT_FEATURES, ...settings.features },
     consent: { mode: settings.consentMode ?? "opt-out", respectDoNotTrack: settings.respectDoNotTrack ?? false },
@@ -83,6 +109,7 @@ export function compileSiteConfig(bundle: SiteBundle, version: number): SiteConf
           sensitive: f.sensitive,
         })),
     })),
+    ...(bundle.grace ? { validUntil: bundle.grace.validUntil } : {}),
   };
   return siteConfigSchema.parse(config);
 }

@@ -61,6 +61,8 @@ export const locations = mysqlTable(
     name: varchar("name", { length: 255 }).notNull(),
     externalId: varchar("external_id", { length: 64 }),
     timezone: varchar("timezone", { length: 64 }).notNull().default("UTC"),
+    /** After a person is erased, keep a keyed hash of them so later events do not recreate their lead. */
+    suppressErased: boolean("suppress_erased").notNull().default(true),
     ...timestamps,
   },
   (t) => [uniqueIndex("locations_tenant_external_unique").on(t.tenantId, t.externalId), index("locations_tenant_idx").on(t.tenantId)],
@@ -230,13 +232,22 @@ export const configQuarantine = mysqlTable("config_quarantine", {
  * Every site key ever issued, lower-case: a key belongs to one site forever. Written by triggers (so a direct SQL
  * edit is covered too): a site's key is registered when it is set and retired (not deleted) when it changes or the
  * site is deleted; the primary key makes issuing it again to anyone fail.
+ *
+ * `grace_until`: a key retired by a rotation (POST /v1/sites/:id/rotate-key) keeps working at the edge until then,
+ * serving its site's current config; null (or past) for every other retired key. A change of it is recorded in
+ * `config_changes` (drizzle/0014), and deleting the site ends it.
  */
-export const siteKeys = mysqlTable("site_keys", {
-  siteKey: varchar("site_key", { length: 64 }).primaryKey(),
-  siteId: varchar("site_id", { length: 36 }).notNull(),
-  issuedAt: datetime("issued_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
-  retiredAt: datetime("retired_at", { fsp: 3 }),
-});
+export const siteKeys = mysqlTable(
+  "site_keys",
+  {
+    siteKey: varchar("site_key", { length: 64 }).primaryKey(),
+    siteId: varchar("site_id", { length: 36 }).notNull(),
+    issuedAt: datetime("issued_at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+    retiredAt: datetime("retired_at", { fsp: 3 }),
+    graceUntil: datetime("grace_until", { fsp: 3 }),
+  },
+  (t) => [index("site_keys_site_idx").on(t.siteId, t.graceUntil), index("site_keys_grace_idx").on(t.graceUntil)],
+);
 
 /**
  * Server-side secret keys of a site: what a server (not a browser) sends events with, in `Authorization: Bearer`.
@@ -311,4 +322,29 @@ export const crmConnections = mysqlTable(
     ...timestamps,
   },
   (t) => [uniqueIndex("crm_connections_location_provider_unique").on(t.locationId, t.provider)],
+);
+
+/**
+ * The audit trail: who did what, when. Append-only (triggers in drizzle/0013 refuse UPDATE and DELETE). Admin
+ * changes are written in the same transaction as the change; `changes` holds the before and after of the fields
+ * that changed (secrets masked). Entries about a person (erase, export) hold a keyed hash, never the email.
+ */
+export const auditLog = mysqlTable(
+  "audit_log",
+  {
+    id: bigint("id", { mode: "number", unsigned: true }).autoincrement().primaryKey(),
+    at: datetime("at", { fsp: 3 }).notNull().default(sql`CURRENT_TIMESTAMP(3)`),
+    tenantId: varchar("tenant_id", { length: 36 }).notNull(),
+    /** The location the entry is about, when there is one: location users see only their locations' entries. */
+    locationId: varchar("location_id", { length: 36 }),
+    actorId: varchar("actor_id", { length: 64 }),
+    actorRole: varchar("actor_role", { length: 16 }),
+    action: varchar("action", { length: 64 }).notNull(),
+    targetType: varchar("target_type", { length: 32 }).notNull(),
+    targetId: varchar("target_id", { length: 128 }),
+    changes: json("changes").$type<Record<string, { before: unknown; after: unknown }>>(),
+    meta: json("meta").$type<Record<string, unknown>>(),
+    requestId: varchar("request_id", { length: 64 }),
+  },
+  (t) => [index("audit_tenant_id_idx").on(t.tenantId, t.id), index("audit_location_id_idx").on(t.locationId, t.id), index("audit_action_idx").on(t.tenantId, t.action, t.id)],
 );

@@ -6,13 +6,19 @@
  * Sites are compiled one by one: a site whose rows cannot be compiled (a direct SQL edit) is quarantined with the
  * reason (table `config_quarantine`, shown on the site by the admin API, logged once), keeps its last good config
  * at the edge, and costs no other site its sync. Database and KV failures back off with jitter.
+ *
+ * Rotated-out keys (site_keys.grace_until in the future) get their site's current config too, marked `validUntil`
+ * so the edge stops them by itself at the grace end; a change of a site reaches its grace keys in the same pass.
+ * Once a second the sync also deletes the entries of grace keys whose period has ended (kv_sync_state says which are
+ * still present); the full reconcile repairs anything missed (it lists grace keys as wanted, every other stray key
+ * as unwanted).
  */
-import { asc, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lte, ne, sql } from "drizzle-orm";
 import { configKey, type SiteConfig } from "#contracts";
-import { compileSiteConfig, contentHash, loadSiteBundle } from "./compile.ts";
+import { compileSiteConfig, contentHash, loadKeyBundle } from "./compile.ts";
 import type { ConfigDb } from "./db.ts";
 import type { KvClient } from "./kv-client.ts";
-import { configChanges, configQuarantine, kvSyncState, sites } from "./schema.ts";
+import { configChanges, configQuarantine, kvSyncState, siteKeys, sites } from "./schema.ts";
 
 export interface SyncDeps {
   db: ConfigDb;
@@ -55,12 +61,13 @@ function compileFailure(err: unknown): string {
  * Compiles what KV should hold for each site key (null: the key must not exist). A site that does not compile is
  * left out of the plans and listed in `quarantined` instead.
  */
-async function plan(db: ConfigDb, versions: Map<string, number>): Promise<{ plans: Plan[]; quarantined: Map<string, string> }> {
+async function plan(db: ConfigDb, versions: Map<string, number>, now: number): Promise<{ plans: Plan[]; quarantined: Map<string, string> }> {
   const state = await syncState(db, [...versions.keys()]);
   const plans: Plan[] = [];
   const quarantined = new Map<string, string>();
   for (const [siteKey, changeId] of versions) {
-    const bundle = await loadSiteBundle(db, siteKey);
+    // a rotated-out key in its grace period serves its site's current config (marked validUntil) until the end
+    const bundle = await loadKeyBundle(db, siteKey, new Date(now));
     const previous = state.get(siteKey);
     if (!bundle || !bundle.site.active) {
       plans.push({ key: configKey(siteKey), siteKey, config: null, hash: "", previous });
@@ -133,18 +140,32 @@ export async function syncPending(deps: SyncDeps, batchSize = 500): Promise<Sync
     .where(isNull(configChanges.processedAt))
     .orderBy(asc(configChanges.id))
     .limit(batchSize);
-  if (pending.length === 0) return { changes: 0, written: [], deleted: [], deferred: [] };
-
   const now = (deps.now ?? Date.now)();
+  const expired = await dueGraceEnds(deps, now);
+  if (pending.length === 0 && expired.length === 0) return { changes: 0, written: [], deleted: [], deferred: [] };
+
   const minInterval = deps.minWriteIntervalMs ?? 1000;
   const writes = lastWrite.get(deps.kv);
+  const recent = (siteKey: string) => writes !== undefined && now - (writes.get(siteKey) ?? -Infinity) < minInterval;
   const versions = new Map<string, number>();
   const deferred = new Set<string>();
   for (const row of pending) {
-    if (writes && now - (writes.get(row.siteKey) ?? -Infinity) < minInterval) deferred.add(row.siteKey);
+    if (recent(row.siteKey)) deferred.add(row.siteKey);
     else versions.set(row.siteKey, Math.max(versions.get(row.siteKey) ?? 0, row.id));
   }
-  const { plans, quarantined } = await plan(deps.db, versions);
+  // A site's change reaches its rotated-out keys still in their grace period too (their own change rows name only
+  // the current key). Where one of them was written too recently, the whole site waits for the next pass.
+  for (const [siteKey, graceKeys] of await graceKeysOf(deps.db, [...versions.keys()], now)) {
+    if (graceKeys.some(recent)) {
+      versions.delete(siteKey);
+      deferred.add(siteKey);
+      continue;
+    }
+    for (const key of graceKeys) versions.set(key, Math.max(versions.get(key) ?? 0, versions.get(siteKey)!));
+  }
+  // Grace periods that have ended: the edge already refuses those keys by its own clock; their entries go now.
+  for (const key of expired) if (!versions.has(key) && !deferred.has(key) && !recent(key)) versions.set(key, 1);
+  const { plans, quarantined } = await plan(deps.db, versions, now);
   const result = await apply(deps, plans, false);
   await recordQuarantine(deps, [...versions.keys()], quarantined);
   const done = pending.filter((r) => versions.has(r.siteKey)).map((r) => r.id);
@@ -160,13 +181,16 @@ export async function syncPending(deps: SyncDeps, batchSize = 500): Promise<Sync
  * deleting keys of sites that are gone or inactive. Repairs anything the change feed missed.
  */
 export async function reconcile(deps: SyncDeps): Promise<{ written: string[]; deleted: string[] }> {
+  const now = (deps.now ?? Date.now)();
   const all = await deps.db.select({ siteKey: sites.siteKey }).from(sites);
-  const [{ maxId }] = (await deps.db.select({ maxId: sql<number>`COALESCE(MAX(${configChanges.id}), 1)` }).from(configChanges)) as [{ maxId: number }];
-  const versions = new Map(all.map((s) => [s.siteKey, Number(maxId)]));
+  // rotated-out keys still in their grace period belong in KV too
+  const inGrace = await deps.db.select({ siteKey: siteKeys.siteKey }).from(siteKeys).where(gt(siteKeys.graceUntil, new Date(now)));
+  const maxId = await maxChangeId(deps.db);
+  const versions = new Map([...all, ...inGrace].map((s) => [s.siteKey, maxId]));
   const inKv = (await deps.kv.listKeys("site:")).map((k) => k.slice("site:".length));
-  for (const key of inKv) if (!versions.has(key)) versions.set(key, Number(maxId));
+  for (const key of inKv) if (!versions.has(key)) versions.set(key, maxId);
 
-  const { plans, quarantined } = await plan(deps.db, versions);
+  const { plans, quarantined } = await plan(deps.db, versions, now);
   await recordQuarantine(deps, [...versions.keys()], quarantined);
   const drifted: Plan[] = [];
   for (const p of plans) {
@@ -178,6 +202,47 @@ export async function reconcile(deps: SyncDeps): Promise<{ written: string[]; de
   return result;
 }
 
+async function maxChangeId(db: ConfigDb): Promise<number> {
+  const [row] = (await db.select({ maxId: sql<number>`COALESCE(MAX(${configChanges.id}), 1)` }).from(configChanges)) as [{ maxId: number }];
+  return Number(row.maxId);
+}
+
+/**
+ * The rotated-out keys of the sites whose current keys are given, still in their grace period at `now`: current key →
+ * its grace keys. One indexed join (sites by key, site_keys by site).
+ */
+async function graceKeysOf(db: ConfigDb, siteKeysNow: string[], now: number): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (siteKeysNow.length === 0) return out;
+  const rows = await db
+    .select({ current: sites.siteKey, graceKey: siteKeys.siteKey })
+    .from(sites)
+    .innerJoin(siteKeys, eq(siteKeys.siteId, sites.id))
+    .where(and(inArray(sites.siteKey, siteKeysNow), gt(siteKeys.graceUntil, new Date(now)), ne(siteKeys.siteKey, sites.siteKey)));
+  for (const { current, graceKey } of rows) out.set(current, [...(out.get(current) ?? []), graceKey]);
+  return out;
+}
+
+/** How often a sync looks for grace periods that have ended (their KV entries are then deleted). */
+export const GRACE_END_CHECK_MS = 1000;
+const lastGraceCheck = new WeakMap<SyncDeps["kv"], number>();
+
+/**
+ * Rotated-out keys whose grace period has ended by `now` while KV still holds their entry (per kv_sync_state),
+ * looked for at most every GRACE_END_CHECK_MS. The reconcile deletes any the state does not know about.
+ */
+async function dueGraceEnds(deps: SyncDeps, now: number): Promise<string[]> {
+  const last = lastGraceCheck.get(deps.kv);
+  if (last !== undefined && now - last < GRACE_END_CHECK_MS && now >= last) return [];
+  lastGraceCheck.set(deps.kv, now);
+  const rows = await deps.db
+    .select({ siteKey: siteKeys.siteKey })
+    .from(siteKeys)
+    .innerJoin(kvSyncState, eq(kvSyncState.siteKey, siteKeys.siteKey))
+    .where(and(lte(siteKeys.graceUntil, new Date(now)), eq(kvSyncState.present, true)));
+  return rows.map((r) => r.siteKey);
+}
+
 function contentHashOf(stored: string): string {
   try {
     return contentHash(JSON.parse(stored) as SiteConfig);
@@ -187,8 +252,19 @@ function contentHashOf(stored: string): string {
 }
 
 /** Runs the sync loop until stopped: a pass every `intervalMs`, a full reconcile at start and every `reconcileMs`. */
-export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; reconcileMs?: number; maxBackoffMs?: number } = {}) {
+export interface ConfigSyncHandle {
+  stop(): Promise<void>;
+  /** When a pass last finished without error (for readiness), or null. */
+  readonly lastSuccessAt: number | null;
+  readonly lastError: string | null;
+  /** Passes that failed in a row since the last good one. */
+  readonly consecutiveFailures: number;
+}
+
+export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; reconcileMs?: number; maxBackoffMs?: number } = {}): ConfigSyncHandle {
   let stopped = false;
+  let lastSuccessAt: number | null = null;
+  let lastError: string | null = null;
   let lastReconcile = 0;
   let failures = 0;
   const interval = opts.intervalMs ?? 100;
@@ -202,12 +278,15 @@ export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; rec
         }
         const result = await syncPending(deps);
         failures = 0;
+        lastSuccessAt = Date.now();
+        lastError = null;
         if (result.changes > 0 && result.deferred.length === 0) continue;
       } catch (err) {
         // MariaDB or KV unreachable: back off (doubling, with jitter, capped) rather than retrying every pass.
         failures++;
+        lastError = err instanceof Error ? err.message : String(err);
         wait = syncBackoffMs(failures, interval, opts.maxBackoffMs ?? 30_000);
-        deps.log?.("config sync failed", { error: err instanceof Error ? err.message : String(err), failures, retryInMs: Math.round(wait) });
+        deps.log?.("config sync failed", { error: err instanceof Error ? err.message : String(err), failures, retryInMs: Math.round(wait), level: "warn" });
       }
       await new Promise((r) => setTimeout(r, wait));
     }
@@ -216,6 +295,15 @@ export function startConfigSync(deps: SyncDeps, opts: { intervalMs?: number; rec
     async stop() {
       stopped = true;
       await done;
+    },
+    get lastSuccessAt() {
+      return lastSuccessAt;
+    },
+    get lastError() {
+      return lastError;
+    },
+    get consecutiveFailures() {
+      return failures;
     },
   };
 }

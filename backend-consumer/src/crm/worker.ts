@@ -6,17 +6,24 @@
  * the CRM's Retry-After), and a 429 pauses that destination alone. After `maxAttempts` a delivery is dead-lettered
  * with its last error; a new version of the lead, `POST /v1/leads/:id/sync` or an agency's replay revives it.
  * Mapping failures (a required field missing) and refusals no retry would change fail at once, with the reason.
+ *
+ * Erasures (outbox entries with `deleted.erased`, see outbox.ts) take their own path: every destination of the site
+ * that holds the lead (a delivery_status document; for the webhook, every webhook destination) is told through its
+ * connector's `erasure`, paced and retried like deliveries but with generic error texts only; once each has
+ * settled (erased, already gone, refused, dead-lettered, or unable to be told) and the lead document is gone,
+ * `onErased` gets the outcome (ids and counts), the lead's delivery_status documents are deleted, and then the entry.
  */
 import { randomUUID } from "node:crypto";
 import type { AnyBulkWriteOperation, Db } from "mongodb";
 import type { LeadDocument } from "../store/leads.ts";
 import { COLLECTIONS } from "../store/mongo.ts";
-import type { ConnectionProvider, DeliveryItem, ItemResult } from "./connectors/types.ts";
+import type { ConnectionProvider, DeliveryItem, DestinationContext, ErasureResult, ItemResult } from "./connectors/types.ts";
 import type { DestinationDirectory, ResolvedDestination } from "./directory.ts";
+import { nextProgress, planErasure, summarizeErasure, type ErasureOutcome, type ErasureOutcomeKind, type ErasureProgress } from "./erasure.ts";
 import { mapLead, MappingFailed } from "./mapping.ts";
-import { LEAD_OUTBOX, outboxSignal, type OutboxEntry } from "./outbox.ts";
+import { DELIVERY_STATUS, isErasure, LEAD_OUTBOX, outboxSignal, type OutboxEntry } from "./outbox.ts";
 
-export const DELIVERY_STATUS = "delivery_status";
+export { DELIVERY_STATUS };
 
 export type DeliveryState = "pending" | "delivered" | "failed" | "dead";
 
@@ -39,6 +46,8 @@ export interface DeliveryStatusDocument {
   externalId: string | null;
   deliveredAt: Date | null;
   updatedAt: Date;
+  /** An erasure's progress at this destination (erasure.ts); the document goes once the erasure settles everywhere. */
+  erasure?: ErasureProgress;
 }
 
 export const statusId = (leadId: string, destinationId: string): string => `${leadId}|${destinationId}`;
@@ -67,6 +76,12 @@ export interface WorkerDeps {
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   /** Called for every attempt's outcome (metrics). */
   onOutcome?: (kind: string, outcome: "delivered" | "retry" | "failed" | "dead") => void;
+  /**
+   * Called once a lead's erasure has settled at every destination, before its traces (delivery_status, the outbox
+   * entry) are removed: ids and counts only. If it throws, the erasure is settled again later (so it may be called
+   * more than once for a lead: make it idempotent).
+   */
+  onErased?: (outcome: ErasureOutcome) => void | Promise<void>;
 }
 
 /** A token bucket per destination: at most `requests` per `windowMs`, spread evenly. */
@@ -132,7 +147,7 @@ export class DeliveryWorker {
     for (const wake of this.#sleepers) wake();
   };
   /** Attempts made by this worker, by outcome (tests and the benchmark read them). */
-  readonly stats = { delivered: 0, retried: 0, failed: 0, dead: 0, rounds: 0 };
+  readonly stats = { delivered: 0, retried: 0, failed: 0, dead: 0, rounds: 0, erased: 0, erasureRetried: 0, erasureFailed: 0, erasuresSettled: 0 };
 
   constructor(deps: WorkerDeps, opts: WorkerOptions = {}) {
     this.#deps = deps;
@@ -213,19 +228,24 @@ export class DeliveryWorker {
     const claimed = (await outbox.find({ _id: { $in: due.map((d) => d._id) } }).toArray()).filter((e) => e.owner === lease && e.leaseUntil.getTime() === leaseUntil.getTime());
     if (claimed.length === 0) return 0;
 
+    const erasures = claimed.filter((e) => isErasure(e));
+    const deliveries = claimed.filter((e) => !isErasure(e));
     const leads = new Map(
-      (await db.collection<LeadDocument>(COLLECTIONS.leads).find({ _id: { $in: claimed.map((e) => e._id) } }).toArray()).map((l) => [l._id, l]),
+      deliveries.length
+        ? (await db.collection<LeadDocument>(COLLECTIONS.leads).find({ _id: { $in: deliveries.map((e) => e._id) } }).toArray()).map((l) => [l._id, l])
+        : [],
     );
     const bySite = new Map<string, Work[]>();
-    for (const entry of claimed) {
+    for (const entry of deliveries) {
       const list = bySite.get(entry.siteId) ?? [];
       list.push({ entry, lead: leads.get(entry._id) ?? null });
       bySite.set(entry.siteId, list);
     }
     const statuses = db.collection<DeliveryStatusDocument>(DELIVERY_STATUS);
     const releases: { entry: OutboxEntry; nextAt: Date | null }[] = [];
-    await Promise.all(
-      [...bySite].map(async ([siteId, works]) => {
+    await Promise.all([
+      this.#erase(erasures, now, releases),
+      ...[...bySite].map(async ([siteId, works]) => {
         const routing = await this.#deps.directory.forSite(siteId);
         const dests = routing?.destinations ?? [];
         const ids = works.flatMap((w) => dests.map((d) => statusId(w.entry._id, d.id)));
@@ -251,7 +271,7 @@ export class DeliveryWorker {
               }
               let contact;
               try {
-                contact = lead ? mapLead(lead, routing!.mappings) : { email: entry.deleted!.email };
+                contact = lead ? mapLead(lead, routing!.mappings) : entry.deleted?.email ? { email: entry.deleted.email } : {};
               } catch (err) {
                 if (!(err instanceof MappingFailed)) throw err;
                 writes.push(this.#record(dest, siteId, entry._id, version, status, { ok: false, error: `mapping: ${err.message}`, retryable: false }, now));
@@ -285,27 +305,30 @@ export class DeliveryWorker {
           releases.push({ entry, nextAt: at === undefined ? null : new Date(at) });
         }
       }),
-    );
+    ]);
     await this.#release(releases);
     return claimed.length;
   }
 
-  /** Sends items to one destination in batches of its size, paced to its rate limit. */
-  async #send(dest: ResolvedDestination, locationId: string, items: DeliveryItem[], onResult: (index: number, result: ItemResult) => void): Promise<void> {
-    if (items.length === 0) return;
-    const { connector } = dest;
+  /** The destination's pace: its own (`maxPerSecond`, a webhook receiver that takes more), else the CRM's documented limit. */
+  #paceOf(dest: ResolvedDestination): Pace {
     let pace = this.#paces.get(dest.id);
     if (!pace) {
-      // a destination may set its own pace (a webhook receiver that takes more), else the CRM's documented limit
       const perSecond = Number(dest.config.maxPerSecond);
-      const limit = Number.isFinite(perSecond) && perSecond > 0 ? { requests: perSecond, windowMs: 1000 } : connector.rateLimit;
+      const limit = Number.isFinite(perSecond) && perSecond > 0 ? { requests: perSecond, windowMs: 1000 } : dest.connector.rateLimit;
       this.#paces.set(dest.id, (pace = new Pace(limit.requests, limit.windowMs)));
     }
-    const chunks: DeliveryItem[][] = [];
-    for (let i = 0; i < items.length; i += connector.maxBatch) chunks.push(items.slice(i, i + connector.maxBatch));
-    const results: ItemResult[][] = new Array(chunks.length);
-    let next = 0;
-    const context = {
+    return pace;
+  }
+
+  #gateOf(dest: ResolvedDestination): Gate {
+    let gate = this.#gates.get(dest.id);
+    if (!gate) this.#gates.set(dest.id, (gate = new Gate(this.#opts.perDestinationConcurrency)));
+    return gate;
+  }
+
+  #context(dest: ResolvedDestination, locationId: string): DestinationContext {
+    return {
       id: dest.id,
       tenantId: dest.tenantId,
       locationId,
@@ -315,8 +338,19 @@ export class DeliveryWorker {
       fetch: this.#opts.fetch,
       timeoutMs: this.#opts.timeoutMs,
     };
-    let gate = this.#gates.get(dest.id);
-    if (!gate) this.#gates.set(dest.id, (gate = new Gate(this.#opts.perDestinationConcurrency)));
+  }
+
+  /** Sends items to one destination in batches of its size, paced to its rate limit. */
+  async #send(dest: ResolvedDestination, locationId: string, items: DeliveryItem[], onResult: (index: number, result: ItemResult) => void): Promise<void> {
+    if (items.length === 0) return;
+    const { connector } = dest;
+    const pace = this.#paceOf(dest);
+    const chunks: DeliveryItem[][] = [];
+    for (let i = 0; i < items.length; i += connector.maxBatch) chunks.push(items.slice(i, i + connector.maxBatch));
+    const results: ItemResult[][] = new Array(chunks.length);
+    let next = 0;
+    const context = this.#context(dest, locationId);
+    const gate = this.#gateOf(dest);
     const lane = async () => {
       while (next < chunks.length) {
         const i = next++;
@@ -325,7 +359,7 @@ export class DeliveryWorker {
           results[i] = chunks[i]!.map(() => ({ ok: false, error: "paused: the destination asked to slow down", retryable: true, retryAfterMs: (this.#pausedUntil.get(dest.id) ?? 0) - Date.now() }));
           continue;
         }
-        await pace!.take();
+        await pace.take();
         try {
           results[i] = await gate.run(() => connector.deliver(chunks[i]!, context));
         } catch (err) {
@@ -336,6 +370,118 @@ export class DeliveryWorker {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.#opts.perDestinationConcurrency, chunks.length) }, lane));
+  }
+
+  /**
+   * Erasures of this round: tells each destination that holds the lead (paced, retried with backoff, generic error
+   * texts only), and settles the leads told everywhere: `onErased`, then their delivery_status documents go, then
+   * (through `releases`) their outbox entries. Leads still waiting on a destination are released until its next try.
+   */
+  async #erase(entries: OutboxEntry[], now: Date, releases: { entry: OutboxEntry; nextAt: Date | null }[]): Promise<void> {
+    if (entries.length === 0) return;
+    const statuses = this.#deps.db.collection<DeliveryStatusDocument>(DELIVERY_STATUS);
+    const leadIds = entries.map((e) => e._id);
+    const docs = await statuses.find({ leadId: { $in: leadIds } }, { projection: { _id: 1, leadId: 1, destinationId: 1, kind: 1, externalId: 1, erasure: 1 } }).toArray();
+    // an erasure settles only once the lead document is gone: until then its entry stays an erasure, so a change the
+    // drain makes to the lead meanwhile merges into it instead of queueing a delivery that would re-create the contact
+    const stillThere = new Set(
+      (await this.#deps.db.collection<LeadDocument>(COLLECTIONS.leads).find({ _id: { $in: leadIds } }, { projection: { _id: 1 } }).toArray()).map((l) => l._id),
+    );
+    const bySite = new Map<string, OutboxEntry[]>();
+    for (const entry of entries) bySite.set(entry.siteId, [...(bySite.get(entry.siteId) ?? []), entry]);
+    await Promise.all(
+      [...bySite].map(async ([siteId, siteEntries]) => {
+        const routing = await this.#deps.directory.forSite(siteId);
+        const dests = routing?.destinations ?? [];
+        const planned = siteEntries.map((entry) => ({
+          entry,
+          plan: planErasure(
+            dests.map((d) => ({ id: d.id, kind: d.kind, dest: d, ...(d.connector.erasure ? { erasure: d.connector.erasure } : {}) })),
+            docs.filter((d) => d.leadId === entry._id),
+          ),
+        }));
+        await Promise.all(
+          planned.map(async ({ entry, plan }) => {
+            const settled = [...plan.settled];
+            let earliest = Infinity;
+            await Promise.all(
+              plan.targets.map(async ({ dest: { dest }, externalId, progress }) => {
+                const notBefore = Math.max(progress?.nextAt?.getTime() ?? 0, this.#pausedUntil.get(dest.id) ?? 0);
+                if (notBefore > now.getTime()) {
+                  earliest = Math.min(earliest, notBefore);
+                  return;
+                }
+                const erasure = dest.connector.erasure!;
+                const item = { deliveryId: `${entry._id}.erased`, leadId: entry._id, externalId, at: entry.deleted?.at ?? now };
+                await this.#paceOf(dest).take();
+                let result: ErasureResult;
+                try {
+                  result = await this.#gateOf(dest).run(() => erasure.erase(item, this.#context(dest, routing!.locationId)));
+                } catch {
+                  // a connector's own error text may hold what it was sending: not kept
+                  result = { ok: false, reason: "unexpected", status: null, retryable: true };
+                }
+                if (!result.ok && result.retryAfterMs) this.#pausedUntil.set(dest.id, Date.now() + result.retryAfterMs);
+                const at = new Date();
+                const next = nextProgress(progress, result, at, { maxAttempts: this.#opts.maxAttempts, backoffMs: (n) => this.#backoff(n) });
+                this.#countErasure(dest, entry._id, next);
+                await statuses.updateOne(
+                  { _id: statusId(entry._id, dest.id) },
+                  {
+                    $set: { leadId: entry._id, destinationId: dest.id, siteId, kind: dest.kind, updatedAt: at, lastError: null, erasure: next },
+                    $setOnInsert: { status: "pending", done: 0, tried: 0, attempts: 0, retryable: false, nextAt: null, externalId: null, deliveredAt: null },
+                  },
+                  { upsert: true },
+                );
+                if (next.state === "settled") settled.push({ destinationId: dest.id, kind: dest.kind, outcome: next.outcome! });
+                else earliest = Math.min(earliest, next.nextAt!.getTime());
+              }),
+            );
+            if (earliest !== Infinity) {
+              releases.push({ entry, nextAt: new Date(earliest) });
+              return;
+            }
+            if (stillThere.has(entry._id)) {
+              releases.push({ entry, nextAt: new Date(Date.now() + Math.max(this.#opts.pollMs, 1_000)) });
+              return;
+            }
+            await this.#settleErasure(entry, settled, releases);
+          }),
+        );
+      }),
+    );
+  }
+
+  #countErasure(dest: ResolvedDestination, leadId: string, progress: ErasureProgress): void {
+    if (progress.state === "pending") {
+      this.stats.erasureRetried++;
+      return;
+    }
+    if (progress.outcome === "erased" || progress.outcome === "already_gone") {
+      this.stats.erased++;
+      return;
+    }
+    this.stats.erasureFailed++;
+    // ids and a generic text only
+    this.#deps.log?.(progress.outcome === "dead" ? "crm: erasure dead-lettered" : "crm: erasure refused", { destinationId: dest.id, kind: dest.kind, leadId, error: progress.lastError });
+  }
+
+  /** Every destination has settled: the receipt hears of it, then the lead's delivery_status documents go, then (via `releases`) its entry. */
+  async #settleErasure(entry: OutboxEntry, settled: { destinationId: string; kind: string; outcome: ErasureOutcomeKind }[], releases: { entry: OutboxEntry; nextAt: Date | null }[]): Promise<void> {
+    const outcome = summarizeErasure(entry._id, entry.siteId, entry.deleted?.at ?? entry.since, settled, new Date());
+    try {
+      await this.#deps.onErased?.(outcome);
+    } catch (err) {
+      this.#deps.log?.("crm: erasure receipt failed, settling again later", { leadId: entry._id, error: err instanceof Error ? err.name : "error" });
+      releases.push({ entry, nextAt: new Date(Date.now() + Math.max(1_000, this.#opts.backoffBaseMs)) });
+      return;
+    }
+    // the status documents first: a crash before the entry goes leaves it to settle again (the webhook is told
+    // again under the same webhook-id); the other order could leave contact ids with nothing to act on them
+    await this.#deps.db.collection<DeliveryStatusDocument>(DELIVERY_STATUS).deleteMany({ leadId: entry._id });
+    this.stats.erasuresSettled++;
+    this.#deps.log?.("crm: erasure settled", { leadId: entry._id, counts: outcome.counts });
+    releases.push({ entry, nextAt: null });
   }
 
   #record(dest: ResolvedDestination, siteId: string, leadId: string, version: number, status: DeliveryStatusDocument | undefined, result: ItemResult, at: Date): AnyBulkWriteOperation<DeliveryStatusDocument> {

@@ -20,6 +20,7 @@ import { applySessions } from "../store/sessions.ts";
 import { COLLECTIONS } from "../store/mongo.ts";
 import { eventContributions } from "../rollups/contributions.ts";
 import { applyContributions } from "../rollups/store.ts";
+import type { SuppressionFilter } from "../privacy/suppression.ts";
 import { decodeMessage, MalformedMessage, splitUnstorable } from "./decode.ts";
 import { classifyWriteCode, classifyWriteError, errorMessage, type ErrorKind } from "./errors.ts";
 
@@ -43,6 +44,8 @@ export interface ProcessDeps {
   /** false: report what would be dead-lettered without storing it (a replay of a dead letter). */
   storeDeadLetters?: boolean;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Erased people's later events: dropped or stripped before anything is stored (privacy/suppression.ts). */
+  suppression?: SuppressionFilter;
 }
 
 /** Exponential backoff for transient failures, capped: 5 s, 10 s, 20 s ... 300 s. */
@@ -62,7 +65,7 @@ export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): P
   const queue = deps.queue ?? DEFAULT_QUEUE;
   const letters: DeadLetter[] = [];
   const verdicts = new Map<string, Verdict>();
-  const items: Item[] = [];
+  let items: Item[] = [];
   const deadAt = new Date();
   const bury = (id: string, delivery: Delivery, body: unknown, reason: string, error: string): void => {
     letters.push({ _id: id, queue, ...rawBody(body), reason, error, attempts: delivery.attempts, deadAt });
@@ -89,6 +92,7 @@ export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): P
     else verdicts.set(delivery.id, { kind: "dead", reason: "unstorable", error: unstorable!.reasons.join("; ") });
   }
 
+  if (deps.suppression && items.length) items = await withoutSuppressed(deps.suppression, items, verdicts);
   await storeIsolated(deps, items, verdicts);
 
   for (const { delivery, message } of items) {
@@ -112,6 +116,25 @@ export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): P
     if (v.kind === "retry") return { id: d.id, action: "retry", delaySeconds: retryDelaySeconds(d.attempts), reason: v.reason };
     if (v.kind === "dead") return { id: d.id, action: "ack", deadLettered: v.reason };
     return { id: d.id, action: "ack" };
+  });
+}
+
+/** Applies the suppression list; a message left with nothing to store is done. If the check fails, all wait. */
+async function withoutSuppressed(filter: SuppressionFilter, items: Item[], verdicts: Map<string, Verdict>): Promise<Item[]> {
+  let kept: Awaited<ReturnType<SuppressionFilter["apply"]>>;
+  try {
+    kept = await filter.apply(items.map((i) => i.message));
+  } catch (err) {
+    for (const { delivery } of items) verdicts.set(delivery.id, { kind: "retry", reason: `suppression check failed: ${errorMessage(err)}` });
+    return [];
+  }
+  return items.flatMap((item, i) => {
+    const message = kept[i];
+    if (!message) {
+      verdicts.set(item.delivery.id, { kind: "stored" });
+      return [];
+    }
+    return [{ ...item, message }];
   });
 }
 

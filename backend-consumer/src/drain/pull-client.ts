@@ -57,6 +57,12 @@ export class PullConsumer {
   private batchSize: number;
   /** Counters for operators and tests. */
   readonly stats = { pulls: 0, emptyPulls: 0, messages: 0, acked: 0, retried: 0, ackFailures: 0 };
+  /** When a pull last got an answer (empty or not), for readiness; null until the first. */
+  lastSuccessAt: number | null = null;
+  /** Pulls that failed in a row since the last answer (a revoked token keeps this growing). */
+  consecutiveFailures = 0;
+  /** The last pull's error, while failing. */
+  lastError: string | null = null;
 
   constructor(opts: PullConsumerOptions) {
     this.opts = {
@@ -107,8 +113,13 @@ export class PullConsumer {
       let messages: PulledMessage[];
       try {
         messages = await this.pull();
+        this.lastSuccessAt = Date.now();
+        this.consecutiveFailures = 0;
+        this.lastError = null;
       } catch (err) {
-        this.opts.log?.("pull failed", { error: err instanceof Error ? err.message : String(err) });
+        this.consecutiveFailures++;
+        this.lastError = err instanceof Error ? err.message : String(err);
+        this.opts.log?.("pull failed", { error: err instanceof Error ? err.message : String(err), level: "warn" });
         await sleep(idle);
         idle = Math.min(idle * 2, this.opts.emptyBackoffMs.max);
         continue;

@@ -4,7 +4,7 @@
  * read from MongoDB when scraped.
  */
 import type { Db } from "mongodb";
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Outcome } from "../drain/process-batch.ts";
 import { countDeadLetters } from "../store/dead-letters.ts";
 
@@ -14,10 +14,54 @@ export interface Metrics {
   recordOutcomes(queue: string, outcomes: Outcome[]): void;
   /** Counts one CRM delivery attempt's outcome. */
   recordDelivery(kind: string, outcome: "delivered" | "retry" | "failed" | "dead"): void;
+  /** Times one processed batch and counts its events. */
+  recordBatch(queue: string, seconds: number, events: number): void;
+  /** Counts pulls that found the queue empty. */
+  recordEmptyPolls(queue: string, count: number): void;
 }
 
-export function createMetrics(db: Db): Metrics {
+export interface MetricsSources {
+  /** Age of the oldest config change the KV sync has not written yet, seconds (0 when none). */
+  kvSyncLagSeconds?: () => Promise<number>;
+}
+
+export function createMetrics(db: Db, sources: MetricsSources = {}): Metrics {
   const registry = new Registry();
+  const batchSeconds = new Histogram({
+    name: "tracker_drain_batch_seconds",
+    help: "Time to process one batch of queue messages (store events, sessions, leads, rollups, outbox).",
+    labelNames: ["queue"] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const events = new Counter({
+    name: "tracker_drain_events_total",
+    help: "Events in the batches the drain processed (rate() of it is events per second).",
+    labelNames: ["queue"] as const,
+    registers: [registry],
+  });
+  const emptyPolls = new Counter({
+    name: "tracker_pull_empty_polls_total",
+    help: "Pulls from Cloudflare's queue that found it empty.",
+    labelNames: ["queue"] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: "tracker_kv_sync_lag_seconds",
+    help: "Age of the oldest config change not yet written to KV (0 when the sync is caught up).",
+    registers: [registry],
+    async collect() {
+      if (sources.kvSyncLagSeconds) this.set(await sources.kvSyncLagSeconds());
+    },
+  });
+  new Gauge({
+    name: "tracker_crm_outbox_depth",
+    help: "Leads waiting in the CRM delivery outbox (changes not yet delivered everywhere).",
+    registers: [registry],
+    async collect() {
+      this.set(await db.collection("lead_outbox").estimatedDocumentCount());
+    },
+  });
   const messages = new Counter({
     name: "tracker_drain_messages_total",
     help: "Queue messages settled by the drain, by queue and outcome (stored, dead_lettered, retried).",
@@ -48,6 +92,13 @@ export function createMetrics(db: Db): Metrics {
     },
     recordDelivery(kind, outcome) {
       deliveries.inc({ kind, outcome });
+    },
+    recordBatch(queue, seconds, count) {
+      batchSeconds.observe({ queue }, seconds);
+      events.inc({ queue }, count);
+    },
+    recordEmptyPolls(queue, count) {
+      if (count > 0) emptyPolls.inc({ queue }, count);
     },
   };
 }

@@ -7,6 +7,7 @@ import { Client as HubSpotClient } from "@hubspot/api-client";
 import {
   GHLAuthenticationError,
   GHLForbiddenError,
+  GHLNotFoundError,
   GHLRateLimitError,
   GHLValidationError,
   HighLevel,
@@ -622,5 +623,168 @@ describe.each(targets)("faults: $name", (t) => {
     const again = Date.now();
     await t.call(fake);
     expect(Date.now() - again).toBeLessThan(200);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Erasure: HubSpot GDPR delete, HighLevel Delete Contact, a receiver that honours lead.deleted with erased: true
+// ---------------------------------------------------------------------------------------------------------------------
+
+describe("HubSpot fake: GDPR delete, through @hubspot/api-client (crm.contacts.basicApi.purge)", () => {
+  it("permanently deletes a contact by id (204), then answers 404 for it; by email too; the log forgets its email", async () => {
+    const fake = await hubspot();
+    const client = hubspotClient(fake);
+    const made = await client.crm.contacts.batchApi.upsert({
+      inputs: [
+        { idProperty: "email", id: "erase.me@example.com", properties: { firstname: "Erasmus", phone: "+442071234567" } },
+        { idProperty: "email", id: "keep.me@example.com", properties: { firstname: "Kept" } },
+      ],
+    });
+    const [erase, keep] = made.results;
+    const answer = await client.crm.contacts.basicApi.purgeWithHttpInfo({ objectId: erase!.id });
+    expect(answer.httpStatusCode).toBe(204);
+    expect(fake.contacts().map((c) => c.id)).toEqual([keep!.id]);
+    expect(fake.purged()).toEqual([erase!.id]);
+    expect((await caught(client.crm.contacts.basicApi.getById(erase!.id))) as HubSpotApiError).toMatchObject({ code: 404 });
+
+    const again = (await caught(client.crm.contacts.basicApi.purge({ objectId: erase!.id }))) as HubSpotApiError;
+    expect(again.code).toBe(404);
+    expect(again.body).toMatchObject({ status: "error", category: "OBJECT_NOT_FOUND" });
+
+    // the gdpr-delete request itself names only the id; the upsert that carried the email is blanked in the log
+    const logged = JSON.stringify(fake.requests());
+    expect(logged).not.toContain("erase.me@example.com");
+    expect(logged).not.toContain("Erasmus");
+    expect(fake.requests().find((r) => r.path.endsWith("/gdpr-delete"))?.body).toEqual({ objectId: erase!.id });
+
+    await client.crm.contacts.basicApi.purge({ objectId: "KEEP.me@example.com", idProperty: "email" });
+    expect(fake.contacts()).toEqual([]);
+    // documented: an address without a contact is blocklisted, and the call still succeeds
+    await client.crm.contacts.basicApi.purge({ objectId: "nobody@example.com", idProperty: "email" });
+  });
+
+  it("answers documented errors: 401 bad token, 400 without objectId or with another idProperty, 429 over the limit", async () => {
+    const fake = await hubspot({ rateLimit: { max: 2, intervalMs: 60_000 } });
+    const bad = (await caught(hubspotClient(fake, "pat-na1-wrong").crm.contacts.basicApi.purge({ objectId: "1001" }))) as HubSpotApiError;
+    expect(bad.code).toBe(401);
+    expect(bad.body.category).toBe("INVALID_AUTHENTICATION");
+
+    const post = (body: unknown) =>
+      fetch(`${fake.url}/crm/v3/objects/contacts/gdpr-delete`, { method: "POST", headers: { authorization: `Bearer ${PAT}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const missing = await post({ idProperty: "email" });
+    expect(missing.status).toBe(400);
+    expect(await missing.json()).toMatchObject({ status: "error", category: "VALIDATION_ERROR" });
+    const other = await post({ objectId: "x", idProperty: "phone" });
+    expect(other.status).toBe(400);
+    const limited = await post({ objectId: "1001" });
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toMatchObject({ policyName: "TEN_SECONDLY_ROLLING", errorType: "RATE_LIMIT" });
+    expect(limited.headers.get("x-hubspot-ratelimit-remaining")).toBe("0");
+  });
+});
+
+describe("HighLevel fake: Delete Contact, through @gohighlevel/api-client (contacts.deleteContact)", () => {
+  it("deletes the contact ({ succeded: true }), then answers 404 (GHLNotFoundError); the log forgets its email and phone", async () => {
+    const fake = await highlevel();
+    const { ghl } = await installed(fake);
+    const made = await ghl.contacts.upsertContact({ locationId: LOCATION, email: "Erase.Me@example.com", firstName: "Erasmus", phone: "+1 415 555 2671" });
+    await ghl.contacts.upsertContact({ locationId: LOCATION, email: "keep@example.com" });
+    const id = made.contact!.id!;
+    // the SDK finds the location's session by a locationId header (there is no body on a DELETE)
+    const res = await ghl.contacts.deleteContact({ contactId: id }, { headers: { locationId: LOCATION } });
+    expect(res).toEqual({ succeded: true });
+    expect(fake.contacts(LOCATION).map((c) => c.email)).toEqual(["keep@example.com"]);
+    expect(fake.deleted()).toEqual([id]);
+    const logged = JSON.stringify(fake.requests());
+    expect(logged).not.toContain("erase.me@example.com");
+    expect(logged).not.toContain("Erase.Me@example.com");
+    expect(logged).not.toContain("14155552671");
+
+    const again = await caught(ghl.contacts.deleteContact({ contactId: id }, { headers: { locationId: LOCATION } }));
+    expect(again).toBeInstanceOf(GHLNotFoundError);
+    expect((again as GHLNotFoundError).response).toEqual({ statusCode: 404, message: "Contact not found", error: "Not Found" });
+  });
+
+  it("refuses a wrong token (401), another location's token (403), a missing Version (400), and rate-limits per location", async () => {
+    const fake = await highlevel({ rateLimit: { max: 1, intervalMs: 60_000 } }); // the upsert below takes the one request
+    const { ghl, token } = await installed(fake);
+    const made = await ghl.contacts.upsertContact({ locationId: LOCATION, email: "a@example.com" });
+    const id = made.contact!.id!;
+    const wrong = highlevelClient(fake, { locationAccessToken: "not-a-token" });
+    expect(await caught(wrong.contacts.deleteContact({ contactId: id }))).toBeInstanceOf(GHLAuthenticationError);
+
+    const other = await installedOn(fake, OTHER_LOCATION);
+    expect(await caught(other.contacts.deleteContact({ contactId: id }, { headers: { locationId: OTHER_LOCATION } }))).toBeInstanceOf(GHLForbiddenError);
+    expect(fake.contacts(LOCATION)).toHaveLength(1);
+
+    const noVersion = await fetch(`${fake.url}/contacts/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${token.access_token}` } });
+    expect(noVersion.status).toBe(400);
+    expect(await noVersion.json()).toMatchObject({ statusCode: 400 });
+
+    const limited = await caught(ghl.contacts.deleteContact({ contactId: id }, { headers: { locationId: LOCATION } }));
+    expect(limited).toBeInstanceOf(GHLRateLimitError);
+    expect(fake.contacts(LOCATION)).toHaveLength(1);
+  });
+
+  it("an expired token answers 401, and the SDK's refresh-on-401 gets the delete through", async () => {
+    const fake = await highlevel();
+    const { ghl, token } = await installed(fake);
+    const made = await ghl.contacts.upsertContact({ locationId: LOCATION, email: "late@example.com" });
+    fake.expireAllTokens();
+    const raw = await fetch(`${fake.url}/contacts/${made.contact!.id!}`, { method: "DELETE", headers: { authorization: `Bearer ${token.access_token}`, version: "2021-07-28" } });
+    expect(raw.status).toBe(401);
+    expect(await ghl.contacts.deleteContact({ contactId: made.contact!.id! }, { headers: { locationId: LOCATION } })).toEqual({ succeded: true });
+    expect(fake.requests().map((r) => `${r.method} ${r.path.replace(made.contact!.id!, ":id")} ${r.status}`).slice(-3)).toEqual([
+      "DELETE /contacts/:id 401",
+      "POST /oauth/token 200",
+      "DELETE /contacts/:id 200",
+    ]);
+    expect(fake.contacts(LOCATION)).toEqual([]);
+  });
+});
+
+/** The app installed on another location, through the SDK. */
+async function installedOn(fake: HighLevelFake, locationId: string): Promise<HighLevel> {
+  const ghl = highlevelClient(fake);
+  const code = fake.issueAuthCode({ locationId, companyId: COMPANY });
+  const token = await ghl.oauth.getAccessToken({ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, grant_type: "authorization_code", code, user_type: "Location" });
+  await ghl.getSessionStorage().setSession(locationId, token);
+  return ghl;
+}
+
+describe("webhook receiver: honours lead.deleted with erased: true", () => {
+  const lead = (id: string, email: string, type = "lead.created") => JSON.stringify({ type, timestamp: new Date().toISOString(), data: { lead: { id, email, firstName: "Per" }, contact: { email } } });
+  const erasure = (id: string) => JSON.stringify({ type: "lead.deleted", timestamp: new Date().toISOString(), data: { lead: { id, deleted: true, erased: true } } });
+
+  it("drops the lead's deliveries (and their logged bodies), records the erasure, and keeps nothing of the lead that comes later", async () => {
+    const r = await receiver();
+    await fetch(r.hookUrl("t"), signed("l1.v1", lead("l1", "per.son@example.com")));
+    await fetch(r.hookUrl("t"), signed("l1.v2", lead("l1", "per.son@example.com", "lead.updated")));
+    await fetch(r.hookUrl("t"), signed("l2.v1", lead("l2", "other@example.com")));
+    // a plain lead.deleted (no erased flag) is an ordinary delivery
+    await fetch(r.hookUrl("t"), signed("l2.deleted", JSON.stringify({ type: "lead.deleted", timestamp: "2026-01-01T00:00:00Z", data: { lead: { id: "l2", email: "other@example.com", deleted: true } } })));
+    expect(r.deliveries().map((d) => d.id)).toEqual(["l1.v1", "l1.v2", "l2.v1", "l2.deleted"]);
+
+    const res = await fetch(r.hookUrl("t"), signed("l1.erased", erasure("l1")));
+    expect(res.status).toBe(204);
+    expect(r.deliveries().map((d) => d.id)).toEqual(["l2.v1", "l2.deleted"]);
+    expect(r.erasures()).toEqual([
+      { name: "t", id: "l1.erased", leadId: "l1", timestamp: expect.any(Number), body: { type: "lead.deleted", timestamp: expect.any(String), data: { lead: { id: "l1", deleted: true, erased: true } } }, receivedAt: expect.any(Number), dropped: 2 },
+    ]);
+    // a late retry of an earlier version is acknowledged and not kept
+    expect((await fetch(r.hookUrl("t"), signed("l1.v2", lead("l1", "per.son@example.com", "lead.updated")))).status).toBe(204);
+    expect(r.deliveries().map((d) => d.id)).toEqual(["l2.v1", "l2.deleted"]);
+    const held = JSON.stringify([r.deliveries(), r.erasures(), r.requests()]);
+    expect(held).not.toContain("per.son@example.com");
+    expect(held).toContain("other@example.com");
+  });
+
+  it("an unsigned or badly signed erasure is refused (401) and drops nothing", async () => {
+    const r = await receiver();
+    await fetch(r.hookUrl("t"), signed("l1.v1", lead("l1", "per.son@example.com")));
+    expect((await fetch(r.hookUrl("t"), { method: "POST", headers: { "content-type": "application/json" }, body: erasure("l1") })).status).toBe(401);
+    expect((await fetch(r.hookUrl("t"), signed("l1.erased", erasure("l1"), new Date(), `whsec_${randomBytes(32).toString("base64")}`))).status).toBe(401);
+    expect(r.deliveries().map((d) => d.id)).toEqual(["l1.v1"]);
+    expect(r.erasures()).toEqual([]);
   });
 });

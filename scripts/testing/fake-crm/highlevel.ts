@@ -12,6 +12,12 @@
  *   UpsertContactDto (`locationId` required). Matching follows the "Allow Duplicate Contact" rule quoted in the
  *   docs: the configured sequence (default email, then phone) picks the contact to update, else one is created.
  *   Answers 200 `{ new, contact, traceId }`.
+ * - `DELETE /contacts/:contactId` (Delete Contact) with the same token and `Version` header: removes the contact and
+ *   answers 200 `{ succeded: true }` (DeleteContactsSuccessfulResponseDto, spelled as documented). A contact id the
+ *   fake does not hold is 404 `{ statusCode: 404, message: "Contact not found", error: "Not Found" }` (the documented
+ *   responses list 400/401/422 only; 404 is what the SDK's GHLNotFoundError is for); a contact of another location
+ *   is 403 like upserts. The fake also forgets what it logged of the contact: logged request bodies that name its
+ *   email or phone become "[erased]".
  * - Burst and daily rate limits per app per location (docs "Rate Limits": 100 requests / 10 s, 200,000 / day), with
  *   the `X-RateLimit-*` headers on every authenticated answer and 429 past either limit.
  *
@@ -92,6 +98,8 @@ export interface HighLevelFake {
   tokens(): IssuedToken[];
   /** Stored contacts of a location, in creation order. */
   contacts(locationId: string): HighLevelContact[];
+  /** Ids of the contacts removed by Delete Contact, in order (no other trace of them is kept). */
+  deleted(): string[];
   /** Every request with its answer (token requests included), faulted ones marked. */
   requests(): LoggedRequest[];
   /** Empties the rate-limit windows (daily counts included). */
@@ -168,6 +176,7 @@ export async function startHighLevelFake(opts: HighLevelFakeOptions): Promise<Hi
   let customFieldIds = new Map<string, string>();
   let windows = new Map<string, RateWindow>();
   let log: LoggedRequest[] = [];
+  let deleted: string[] = [];
 
   const windowFor = (locationId: string): RateWindow => {
     let w = windows.get(locationId);
@@ -366,9 +375,50 @@ export async function startHighLevelFake(opts: HighLevelFakeOptions): Promise<Hi
     return withHeaders({ status: 200, body: { new: !existing, contact: structuredClone(contact), traceId: randomUUID() } });
   };
 
+  const deleteContact = (req: FakeRequest, contactId: string): FakeResponse => {
+    const version = req.headers.version;
+    if (version === undefined) return badRequest("version header was not found");
+    if (version !== HIGHLEVEL_API_VERSION) return badRequest(`version header must be ${HIGHLEVEL_API_VERSION}`);
+    const tokenValue = bearerToken(req);
+    const at = tokenValue ? accessTokens.get(tokenValue) : undefined;
+    if (!at) return unauthorized("Invalid token: access token is invalid");
+    if (at.expiresAt <= Date.now()) return unauthorized("Invalid token: access token has expired");
+    const w = windowFor(at.locationId);
+    const admitted = w.admit();
+    const headers = rateHeaders(w);
+    if (admitted !== "ok") {
+      return { status: 429, headers, body: { statusCode: 429, message: admitted === "daily" ? "Daily API limit exceeded" : "Too many requests" } };
+    }
+    let owner: string | undefined;
+    let index = -1;
+    for (const [locationId, list] of contactsByLocation) {
+      index = list.findIndex((c) => c.id === contactId);
+      if (index >= 0) {
+        owner = locationId;
+        break;
+      }
+    }
+    if (owner === undefined) return { status: 404, headers, body: { statusCode: 404, message: "Contact not found", error: "Not Found" } };
+    if (owner !== at.locationId) return { status: 403, headers, body: { statusCode: 403, message: "The token does not have access to this location." } };
+    const [contact] = contactsByLocation.get(owner)!.splice(index, 1);
+    deleted.push(contactId);
+    const traces = [contact!.emailLowerCase, contact!.phone].filter((v): v is string => typeof v === "string" && v !== "");
+    if (traces.length) {
+      log = log.map((e) => {
+        const text = JSON.stringify(e.body).toLowerCase();
+        return traces.some((t) => text.includes(t.toLowerCase())) ? { ...e, body: "[erased]" } : e;
+      });
+    }
+    return { status: 200, headers, body: { succeded: true } };
+  };
+
+  const CONTACT_PATH = /^\/contacts\/([^/]+)$/;
+
   const handle = (req: FakeRequest): FakeResponse => {
     if (req.path === "/oauth/token") return token(req);
     if (req.path === "/contacts/upsert" && req.method === "POST") return upsert(req);
+    const contactMatch = CONTACT_PATH.exec(req.path);
+    if (contactMatch && contactMatch[1] !== "upsert" && req.method === "DELETE") return deleteContact(req, decodeURIComponent(contactMatch[1]!));
     return { status: 404, body: { statusCode: 404, message: `Cannot ${req.method} ${req.path}`, error: "Not Found" } };
   };
 
@@ -398,6 +448,7 @@ export async function startHighLevelFake(opts: HighLevelFakeOptions): Promise<Hi
     },
     tokens: () => issued.map((t) => ({ ...t, expiresAt: accessTokens.get(t.accessToken)!.expiresAt })),
     contacts: (locationId) => structuredClone(contactsByLocation.get(locationId) ?? []),
+    deleted: () => [...deleted],
     requests: () => [...log],
     resetRateLimits: () => {
       windows = new Map();
@@ -411,6 +462,7 @@ export async function startHighLevelFake(opts: HighLevelFakeOptions): Promise<Hi
       customFieldIds = new Map();
       windows = new Map();
       log = [];
+      deleted = [];
       faults.reset();
     },
     stop: () => server.stop(),

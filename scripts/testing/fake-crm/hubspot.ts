@@ -15,6 +15,12 @@
  *   every authenticated answer; past a limit 429 `{ status: "error", message: "You have reached your
  *   ten_secondly_rolling limit.", errorType: "RATE_LIMIT", correlationId, policyName: "TEN_SECONDLY_ROLLING" | "DAILY",
  *   requestId }` (the body the official client's retry logic keys on).
+ * - GDPR delete, "Permanently delete a contact (GDPR-compliant)": `POST /crm/v3/objects/contacts/gdpr-delete` with
+ *   `{ objectId, idProperty? }` (`idProperty` "email" to name the contact by email, else the id): the contact is
+ *   removed for good and the answer is 204 No Content; an unknown id is 404 OBJECT_NOT_FOUND; an unknown email is
+ *   204 as documented (HubSpot blocklists the address; the fake keeps nothing); a missing `objectId` or another
+ *   `idProperty` is 400 VALIDATION_ERROR. Auth and rate limits as above. Like HubSpot's "all associated content",
+ *   the fake also forgets what it logged of the contact: logged request bodies that name its email become "[erased]".
  */
 import { randomUUID } from "node:crypto";
 import { Faults, RateWindow, bearerToken, startFaultyServer, type FakeRequest, type FakeResponse, type LoggedRequest } from "./common.ts";
@@ -71,6 +77,8 @@ export interface HubSpotFake {
   faults: Faults;
   /** Stored contacts in creation order. */
   contacts(): HubSpotContact[];
+  /** Ids of the contacts removed by GDPR deletes, in order (no other trace of them is kept). */
+  purged(): string[];
   /** Every request with its answer, faulted ones marked. */
   requests(): LoggedRequest[];
   /** Makes a token stop authenticating (as when a private app's token is rotated). */
@@ -101,6 +109,7 @@ export async function startHubSpotFake(opts: HubSpotFakeOptions): Promise<HubSpo
   let byId = new Map<string, HubSpotContact>();
   let nextId = 1001;
   let log: LoggedRequest[] = [];
+  let purged: string[] = [];
 
   const rateHeaders = (): Record<string, string> => {
     const left = window.remaining();
@@ -230,12 +239,47 @@ export async function startHubSpotFake(opts: HubSpotFakeOptions): Promise<HubSpo
     return { status: 200, body: { id: contact.id, properties, createdAt: contact.createdAt, updatedAt: contact.updatedAt, archived: contact.archived } };
   };
 
+  /** Removes the contact and every logged request body that names its email. */
+  const purge = (contact: HubSpotContact): void => {
+    byId.delete(contact.id);
+    purged.push(contact.id);
+    const email = contact.properties.email;
+    if (!email) return;
+    log = log.map((e) => (JSON.stringify(e.body).toLowerCase().includes(email) ? { ...e, body: "[erased]" } : e));
+  };
+
+  const gdprDelete = (req: FakeRequest): FakeResponse => {
+    let body: unknown;
+    try {
+      body = JSON.parse(req.rawBody);
+    } catch (err) {
+      return hubspotError(400, "VALIDATION_ERROR", `Invalid input JSON: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const input = (body ?? {}) as { objectId?: unknown; idProperty?: unknown };
+    if (typeof input.objectId !== "string" || input.objectId === "") return hubspotError(400, "VALIDATION_ERROR", "Invalid input JSON: objectId is required");
+    const idProperty = input.idProperty ?? "hs_object_id";
+    if (idProperty !== "hs_object_id" && idProperty !== "email") {
+      return hubspotError(400, "VALIDATION_ERROR", `Invalid idProperty: ${String(idProperty)} (use "email", or omit it for the object id)`);
+    }
+    if (idProperty === "email") {
+      const contact = findByEmail(input.objectId);
+      // documented: an address without a contact is blocklisted instead (the fake keeps nothing of it)
+      if (contact) purge(contact);
+      return { status: 204 };
+    }
+    const contact = byId.get(input.objectId);
+    if (!contact) return hubspotError(404, "OBJECT_NOT_FOUND", "resource not found");
+    purge(contact);
+    return { status: 204 };
+  };
+
   const CONTACT_PATH = /^\/crm\/v3\/objects\/contacts\/([^/]+)$/;
 
   const handle = (req: FakeRequest): FakeResponse => {
     const upsertRoute = req.path === "/crm/v3/objects/contacts/batch/upsert";
+    const gdprRoute = req.path === "/crm/v3/objects/contacts/gdpr-delete" && req.method === "POST";
     const getMatch = CONTACT_PATH.exec(req.path);
-    if (!(upsertRoute && req.method === "POST") && !(getMatch && req.method === "GET" && getMatch[1] !== "batch")) {
+    if (!(upsertRoute && req.method === "POST") && !gdprRoute && !(getMatch && req.method === "GET" && getMatch[1] !== "batch")) {
       return { status: 404, body: { status: "error", message: `Unable to route ${req.method} ${req.path}`, correlationId: randomUUID() } };
     }
     const token = bearerToken(req);
@@ -263,7 +307,7 @@ export async function startHubSpotFake(opts: HubSpotFakeOptions): Promise<HubSpo
         },
       };
     }
-    const res = upsertRoute ? upsertBatch(req) : getOne(req, getMatch![1]!);
+    const res = gdprRoute ? gdprDelete(req) : upsertRoute ? upsertBatch(req) : getOne(req, getMatch![1]!);
     return { ...res, headers: { ...headers, ...res.headers } };
   };
 
@@ -294,6 +338,7 @@ export async function startHubSpotFake(opts: HubSpotFakeOptions): Promise<HubSpo
     url: server.url,
     faults,
     contacts: () => [...byId.values()].map((c) => structuredClone(c)),
+    purged: () => [...purged],
     requests: () => [...log],
     revokeToken: (t) => {
       validTokens.delete(t);
@@ -305,6 +350,7 @@ export async function startHubSpotFake(opts: HubSpotFakeOptions): Promise<HubSpo
       byId = new Map();
       nextId = 1001;
       log = [];
+      purged = [];
       window = new RateWindow(limit.max, limit.intervalMs, limit.daily);
       faults.reset();
     },

@@ -9,6 +9,11 @@
  * bad signature or a timestamp outside tolerance, 400 when a correctly signed body is not JSON, 404/405 elsewhere.
  * Every accepted delivery is recorded, duplicates included; the spec has receivers deduplicate by `webhook-id`, which
  * `unique()` does (first arrival kept).
+ *
+ * It honours erasure, as a receiver of personal data must: a verified `lead.deleted` whose `data.lead` has
+ * `erased: true` makes it drop every delivery it kept of that lead id (and blank their bodies in the request log),
+ * note the erasure in `erasures()` (webhook-id, lead id, times: no personal data), and keep nothing of that lead
+ * that arrives later (a late retry is acknowledged, 204, and not kept).
  */
 import { Webhook, WebhookVerificationError } from "standardwebhooks";
 import { Faults, startFaultyServer, type FakeRequest, type FakeResponse, type LoggedRequest } from "./common.ts";
@@ -27,6 +32,20 @@ export interface WebhookDelivery {
   receivedAt: number;
 }
 
+/** An erasure the receiver honoured. */
+export interface WebhookErasure {
+  name: string;
+  /** The erasure's `webhook-id`. */
+  id: string;
+  leadId: string;
+  timestamp: number;
+  /** The erasure's payload as received (an erasure carries no personal data). */
+  body: unknown;
+  receivedAt: number;
+  /** How many kept deliveries of the lead it dropped. */
+  dropped: number;
+}
+
 export interface WebhookReceiverOptions {
   /** The endpoint secret, `whsec_<base64>` (or bare base64), as the sender's `new Webhook(secret)` uses. */
   secret: string;
@@ -41,6 +60,8 @@ export interface WebhookReceiver {
   deliveries(name?: string): WebhookDelivery[];
   /** Accepted deliveries deduplicated by `webhook-id` (first arrival kept). */
   unique(name?: string): WebhookDelivery[];
+  /** Erasures honoured, in arrival order (duplicates included). */
+  erasures(): WebhookErasure[];
   /** Every request with its answer, refused and faulted ones included. */
   requests(): LoggedRequest[];
   /** Forgets deliveries and the request log, and resets the faults. */
@@ -50,11 +71,25 @@ export interface WebhookReceiver {
 
 const HOOK_PATH = /^\/hooks\/([^/]+)$/;
 
+/** The lead id a payload is about (`data.lead.id`), if any. */
+function leadIdOf(body: unknown): string | undefined {
+  const id = (body as { data?: { lead?: { id?: unknown } } } | null)?.data?.lead?.id;
+  return typeof id === "string" ? id : undefined;
+}
+
+/** Whether a payload is an erasure: `lead.deleted` with `data.lead.erased === true`. */
+export function isErasurePayload(body: unknown): boolean {
+  const b = body as { type?: unknown; data?: { lead?: { erased?: unknown } } } | null;
+  return b?.type === "lead.deleted" && b.data?.lead?.erased === true && leadIdOf(body) !== undefined;
+}
+
 export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promise<WebhookReceiver> {
   const verifier = new Webhook(opts.secret);
   const faults = new Faults();
   let delivered: WebhookDelivery[] = [];
   let log: LoggedRequest[] = [];
+  let erasures: WebhookErasure[] = [];
+  let erased = new Set<string>();
 
   const handle = (req: FakeRequest): FakeResponse => {
     const m = HOOK_PATH.exec(req.path);
@@ -76,6 +111,25 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promis
       return { status: 400, body: { error: "invalid_json", message: err instanceof Error ? err.message : String(err) } };
     }
     const type = body !== null && typeof body === "object" && typeof (body as { type?: unknown }).type === "string" ? (body as { type: string }).type : undefined;
+    const leadId = leadIdOf(body);
+    if (isErasurePayload(body)) {
+      const before = delivered.length;
+      delivered = delivered.filter((d) => leadIdOf(d.body) !== leadId);
+      log = log.map((e) => (leadIdOf(e.body) === leadId && !isErasurePayload(e.body) ? { ...e, body: "[erased]" } : e));
+      erased.add(leadId!);
+      erasures.push({
+        name: decodeURIComponent(m[1]!),
+        id: headers["webhook-id"]!,
+        leadId: leadId!,
+        timestamp: Number.parseInt(headers["webhook-timestamp"]!, 10),
+        body,
+        receivedAt: Date.now(),
+        dropped: before - delivered.length,
+      });
+      return { status: 204 };
+    }
+    // what arrives of an erased lead later is acknowledged and not kept
+    if (leadId !== undefined && erased.has(leadId)) return { status: 204 };
     delivered.push({
       name: decodeURIComponent(m[1]!),
       id: headers["webhook-id"]!,
@@ -92,7 +146,8 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promis
     handler: handle,
     isVendorRoute: (req) => HOOK_PATH.test(req.path),
     errorBody: (status) => ({ error: "receiver_error", status }),
-    log: (e) => log.push(e),
+    // nothing of an erased lead is kept in the log either
+    log: (e) => log.push(leadIdOf(e.body) !== undefined && erased.has(leadIdOf(e.body)!) && !isErasurePayload(e.body) ? { ...e, body: "[erased]" } : e),
   });
 
   const byName = (name?: string): WebhookDelivery[] => (name === undefined ? delivered : delivered.filter((d) => d.name === name));
@@ -106,10 +161,13 @@ export async function startWebhookReceiver(opts: WebhookReceiverOptions): Promis
       const seen = new Set<string>();
       return byName(name).filter((d) => (seen.has(d.id) ? false : (seen.add(d.id), true)));
     },
+    erasures: () => [...erasures],
     requests: () => [...log],
     clear: () => {
       delivered = [];
       log = [];
+      erasures = [];
+      erased = new Set();
       faults.reset();
     },
     stop: () => server.stop(),

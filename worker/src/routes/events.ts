@@ -27,6 +27,7 @@ import {
 } from "../lib/errors.ts";
 import { requireClientWithinLimit, requireSender, requireSite, requireSiteClientWithinLimit, requireSiteWithinLimits } from "../lib/guard.ts";
 import { validateBatch, withTrustedTimes } from "../lib/validate-batch.ts";
+import { errorText, workerLog } from "../lib/log.ts";
 
 const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
 
@@ -105,7 +106,7 @@ eventsRoute.post(
     try {
       await c.env.EVENTS.send(message, { contentType: "json" });
     } catch (cause) {
-      console.error("queue send failed", cause instanceof Error ? cause.message : String(cause));
+      workerLog(c.env, { reqId: c.req.header("cf-ray") }).error("queue send failed", { siteId: site.siteId, error: errorText(cause) });
       throw new ApiError(503, "queue_unavailable", "Events could not be queued; retry later.", { retryAfter: 5 });
     }
     const body: IngestResponse = { accepted: verdict.accepted.length, rejected: verdict.rejected };

@@ -3,9 +3,10 @@
  * second, and is cached for a year). `GET /v1/config/<siteKey>`: the same config as JSON.
  */
 import { Hono } from "hono";
-import { publicConfig } from "#contracts";
+import { publicConfig, type SiteConfig } from "#contracts";
 import { SDK_VERSION } from "../generated/sdk.ts";
 import { ApiError } from "../lib/errors.ts";
+import { cacheSeconds } from "../lib/key-validity.ts";
 import { renderLoader, renderNoopLoader } from "../lib/loader.ts";
 import { getSiteConfig } from "../lib/site-config.ts";
 
@@ -13,7 +14,12 @@ import { getSiteConfig } from "../lib/site-config.ts";
  * Browsers reuse a loader for 5 s, then revalidate it (ETag → 304). No `stale-while-revalidate` for browsers on
  * purpose: with it, a returning visitor's next page load would still run the previous config after an edit.
  */
-export const LOADER_CACHE_CONTROL = "public, max-age=5";
+export const LOADER_MAX_AGE_S = 5;
+export const LOADER_CACHE_CONTROL = `public, max-age=${LOADER_MAX_AGE_S}`;
+
+/** The loader's caching; a rotated-out key's is cut short so that no browser reuses it past the grace period. */
+const cacheControl = (config: SiteConfig): string =>
+  config.validUntil === undefined ? LOADER_CACHE_CONTROL : `public, max-age=${cacheSeconds(config, Date.now(), LOADER_MAX_AGE_S)}`;
 const SITE_KEY = "[A-Za-z0-9_-]{1,64}";
 
 export const loaderRoute = new Hono<{ Bindings: Env }>();
@@ -29,7 +35,7 @@ loaderRoute.get(`/s/:file{${SITE_KEY}\\.js}`, async function serveLoader(c) {
   }
   const etag = `"${config.version}-${SDK_VERSION}"`;
   c.header("ETag", etag);
-  c.header("Cache-Control", LOADER_CACHE_CONTROL);
+  c.header("Cache-Control", cacheControl(config));
   if (c.req.header("if-none-match") === etag) return c.body(null, 304);
   // where the SDK is and where events go come from configuration: a Host header is the client's to choose
   const origin = c.env.EDGE_PUBLIC_URL.replace(/\/+$/, "");
@@ -41,7 +47,7 @@ loaderRoute.get(`/v1/config/:siteKey{${SITE_KEY}}`, async function serveConfig(c
   if (!config) throw new ApiError(404, "unknown_site", "No active site with that key.");
   const etag = `"${config.version}"`;
   c.header("ETag", etag);
-  c.header("Cache-Control", LOADER_CACHE_CONTROL);
+  c.header("Cache-Control", cacheControl(config));
   c.header("Access-Control-Allow-Origin", "*");
   if (c.req.header("if-none-match") === etag) return c.body(null, 304);
   return c.json(publicConfig(config));

@@ -4,8 +4,8 @@ import { api } from "../api.ts";
 import { siteTimezone, usePage } from "../context.ts";
 import { formatInstant } from "../dates.ts";
 import { formatExact } from "../format.ts";
-import { reportError } from "../hooks.ts";
-import type { InstallStatus, Site } from "../types.ts";
+import { reportError, useLoad } from "../hooks.ts";
+import type { InstallStatus, Site, SiteKeys } from "../types.ts";
 import { announce, Empty } from "./ui.tsx";
 
 export const snippetFor = (edgeUrl: string, site: Site): string => `<script async src="${edgeUrl.replace(/\/+$/, "")}/s/${site.siteKey}.js"></script>`;
@@ -64,7 +64,10 @@ export function Install() {
 function SiteInstall(props: { site: Site; edge: string | null }) {
   const page = usePage();
   const { site } = props;
-  const snippet = props.edge ? snippetFor(props.edge, site) : null;
+  // the key as it is now (a rotation since the app loaded gives a new one), and old keys still in their grace period
+  const keys = useLoad(`site-keys:${site.id}`, (signal) => api<SiteKeys>(`/v1/sites/${encodeURIComponent(site.id)}/site-keys`, { signal }));
+  const siteKey = keys.data?.siteKey ?? site.siteKey;
+  const snippet = props.edge ? snippetFor(props.edge, { ...site, siteKey }) : null;
   const [copied, setCopied] = useState(false);
   const [checking, setChecking] = useState(false);
   const [status, setStatus] = useState<InstallStatus | null>(null);
@@ -120,9 +123,18 @@ function SiteInstall(props: { site: Site; edge: string | null }) {
         </div>
       ) : (
         <p class="muted">
-          Site key: <code>{site.siteKey}</code>
+          Site key: <code>{siteKey}</code>
         </p>
       )}
+      {keys.data?.inGrace.map((old) => (
+        <p key={old.siteKey} class="alert alert-note key-grace" data-testid={`key-grace-${site.id}`}>
+          The key was rotated. Pages that still embed the previous key <code>{old.siteKey}</code> keep working until{" "}
+          <strong>
+            <time dateTime={old.validUntil}>{formatInstant(old.validUntil, tz)}</time>
+          </strong>
+          {` (${tz})`}, then stop sending. Put the snippet above on every page before then.
+        </p>
+      ))}
       <div class="install-check">
         <button type="button" class="button button-primary" data-testid={`install-check-${site.id}`} onClick={() => void check()} disabled={checking}>
           {checking ? "Checking…" : "Check installation"}

@@ -10,6 +10,7 @@ import type { Db } from "mongodb";
 import { z } from "zod";
 import type { ConfigDb } from "../../config/db.ts";
 import { destinations } from "../../config/schema.ts";
+import { createdFields, deletedFields, diffFields, MASK, maskDeep, writeAudit } from "../../audit/audit.ts";
 import type { Connector } from "../../crm/connectors/types.ts";
 import type { DestinationDirectory } from "../../crm/directory.ts";
 import { enqueueLeads } from "../../crm/outbox.ts";
@@ -17,8 +18,10 @@ import type { SecretBox } from "../../crm/secret-box.ts";
 import { DELIVERY_STATUS, type DeliveryStatusDocument } from "../../crm/worker.ts";
 import type { AuthEnv, Principal } from "../auth.ts";
 import { findLocation, findSite, requireAgency } from "./access.ts";
+import { auditBase, siteLocation, type Reader } from "./audited.ts";
 import { readBody } from "./body.ts";
 import { NotFound, ValidationFailed } from "./errors.ts";
+import { jsonValue } from "./rows.ts";
 
 export interface CrmAdminDeps {
   box: SecretBox;
@@ -88,6 +91,20 @@ function scope(p: Principal) {
   return parts.length ? and(own, or(...parts)) : and(own, isNull(destinations.id));
 }
 
+/** The location a destination's entries belong to: its own, or its site's. */
+async function destinationLocation(db: Reader, row: Pick<Row, "locationId" | "siteId">): Promise<string | null> {
+  return row.locationId ?? (row.siteId ? await siteLocation(db, row.siteId) : null);
+}
+
+/**
+ * A destination's fields as the trail records them: never the secret (only whether one is set) and its config with
+ * any secret-looking key masked.
+ */
+const auditedFields = (r: { kind?: string; name?: string; locationId?: string | null; siteId?: string | null; enabled?: boolean; sendPartial?: boolean; config?: unknown }) => ({
+  ...r,
+  ...(r.config !== undefined ? { config: maskDeep(r.config) } : {}),
+});
+
 export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps: CrmAdminDeps): void {
   async function findDestination(p: Principal, id: string): Promise<Row> {
     const [row] = await db.select().from(destinations).where(and(eq(destinations.id, id), scope(p))).limit(1);
@@ -139,7 +156,7 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
     if (body.siteId) await findSite(db, p, body.siteId);
     const { config, secret } = checked(body.kind, body.config, body.secret, true);
     const id = crypto.randomUUID();
-    await db.insert(destinations).values({
+    const values = {
       id,
       tenantId: p.tenantId,
       locationId: body.locationId ?? null,
@@ -150,6 +167,13 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
       sendPartial: body.sendPartial,
       config,
       secretEnc: secret ? deps.box.seal(secret, id) : null,
+    };
+    await db.transaction(async (tx) => {
+      const { id: _id, tenantId: _tenant, secretEnc, ...shown } = values;
+      const changes = createdFields(auditedFields(shown));
+      const meta = { hasSecret: Boolean(secretEnc) };
+      await writeAudit(tx, { ...auditBase(c), locationId: await destinationLocation(tx, values), action: "destination.create", targetType: "destination", targetId: id, changes, meta });
+      await tx.insert(destinations).values(values);
     });
     deps.directory.invalidate();
     const row = await findDestination(p, id);
@@ -165,16 +189,23 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
     const row = await findDestination(p, c.req.param("destinationId"));
     const body = await readBody(c, destinationPatchSchema);
     const { config, secret } = checked(row.kind, body.config ?? (row.config as Record<string, unknown>), body.secret, false);
-    await db
-      .update(destinations)
-      .set({
-        ...(body.name !== undefined ? { name: body.name } : {}),
-        ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
-        ...(body.sendPartial !== undefined ? { sendPartial: body.sendPartial } : {}),
-        config,
-        ...(secret !== undefined ? { secretEnc: deps.box.seal(secret, row.id) } : {}),
-      })
-      .where(eq(destinations.id, row.id));
+    const set = {
+      ...(body.name !== undefined ? { name: body.name } : {}),
+      ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+      ...(body.sendPartial !== undefined ? { sendPartial: body.sendPartial } : {}),
+      config,
+      ...(secret !== undefined ? { secretEnc: deps.box.seal(secret, row.id) } : {}),
+    };
+    await db.transaction(async (tx) => {
+      const [before] = await tx.select().from(destinations).where(eq(destinations.id, row.id)).for("update");
+      if (!before) throw NotFound("destination");
+      const { secretEnc, ...fields } = set;
+      const changes = diffFields(auditedFields({ ...before, config: jsonValue(before.config) }), auditedFields(fields));
+      // a new secret is recorded as changed, never with a value (not even the sealed one)
+      if (secretEnc !== undefined) changes.secret = { before: MASK, after: MASK };
+      await writeAudit(tx, { ...auditBase(c), locationId: await destinationLocation(tx, before), action: "destination.update", targetType: "destination", targetId: row.id, changes });
+      await tx.update(destinations).set(set).where(eq(destinations.id, row.id));
+    });
     deps.directory.invalidate();
     return c.json(out(await findDestination(p, row.id)));
   });
@@ -183,7 +214,11 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
     const p = c.get("principal");
     requireAgency(p, "manage destinations");
     const row = await findDestination(p, c.req.param("destinationId"));
-    await db.delete(destinations).where(eq(destinations.id, row.id));
+    await db.transaction(async (tx) => {
+      const changes = deletedFields({ kind: row.kind, name: row.name, locationId: row.locationId, siteId: row.siteId });
+      await writeAudit(tx, { ...auditBase(c), locationId: await destinationLocation(tx, row), action: "destination.delete", targetType: "destination", targetId: row.id, changes });
+      await tx.delete(destinations).where(eq(destinations.id, row.id));
+    });
     deps.directory.invalidate();
     return c.json({ id: row.id, deleted: true });
   });
@@ -196,6 +231,8 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
     if (!deps.mongo) throw NotFound("route");
     const statuses = deps.mongo.collection<DeliveryStatusDocument>(DELIVERY_STATUS);
     const stuck = await statuses.find({ destinationId: row.id, status: { $in: ["dead", "failed"] } }, { projection: { _id: 1, leadId: 1 } }).toArray();
+    // MongoDB work: the entry records the request first; without it, nothing is replayed
+    await writeAudit(db, { ...auditBase(c), locationId: await destinationLocation(db, row), action: "destination.replay", targetType: "destination", targetId: row.id, meta: { deliveries: stuck.length } });
     if (stuck.length) {
       await statuses.updateMany({ _id: { $in: stuck.map((s) => s._id) } }, { $set: { status: "pending", attempts: 0, nextAt: null, tried: 0, retryable: true } });
       await enqueueLeads(deps.mongo, stuck.map((s) => s.leadId));

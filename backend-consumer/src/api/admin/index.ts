@@ -20,6 +20,7 @@ import {
   RouteNotFound,
   ValidationFailed,
 } from "./errors.ts";
+import { registerAuditRoutes } from "./audit-log.ts";
 import { registerFieldRoutes } from "./fields.ts";
 import { registerFormRoutes } from "./forms.ts";
 import { registerDestinationRoutes, type CrmAdminDeps } from "./destinations.ts";
@@ -28,7 +29,9 @@ import { registerLocationRoutes } from "./locations.ts";
 import { registerMeRoute } from "./me.ts";
 import { registerLeadRoutes } from "../leads/index.ts";
 import { registerStatsRoutes } from "../stats/index.ts";
+import { registerPrivacyRoutes } from "../privacy.ts";
 import { registerMappingRoutes } from "./mappings.ts";
+import { registerRotateKeyRoutes } from "./rotate-key.ts";
 import { registerSecretRoutes } from "./secrets.ts";
 import { registerSiteRoutes } from "./sites.ts";
 import { registerUserRoutes } from "./users.ts";
@@ -44,6 +47,8 @@ export interface AdminApiDeps {
   crm?: CrmAdminDeps;
   /** The edge's public URL, for the install snippet `GET /v1/me` hands the dashboard. */
   edgeUrl?: string;
+  /** The privacy API's keyed-hash key (PRIVACY_HASH_KEY) and the erase's settle wait. */
+  privacy?: { key: Buffer | null; settleMs?: number; leaseMs?: number };
   /** Largest accepted request body; 413 `payload_too_large` above it. Default 64 KiB. */
   maxBodyBytes?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -75,16 +80,19 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
   registerMeRoute(app, deps.db, { edgeUrl: deps.edgeUrl ?? "" });
   registerLocationRoutes(app, deps.db);
   registerSiteRoutes(app, deps.db);
+  registerRotateKeyRoutes(app, deps.db);
   registerSecretRoutes(app, deps.db);
   registerFormRoutes(app, deps.db);
   registerFieldRoutes(app, deps.db);
   registerMappingRoutes(app, deps.db);
   registerUserRoutes(app, deps.db);
+  registerAuditRoutes(app, deps.db);
   if (deps.crm) registerDestinationRoutes(app, deps.db, { ...deps.crm, ...(deps.mongo ? { mongo: deps.mongo } : {}) });
   if (deps.mongo) {
     registerLeadRoutes(app, { db: deps.mongo, configDb: deps.db, ...(deps.crm ? { directory: deps.crm.directory } : {}) });
     registerStatsRoutes(app, { db: deps.mongo, configDb: deps.db });
     registerInstallRoute(app, deps.db, deps.mongo);
+    registerPrivacyRoutes(app, { db: deps.mongo, configDb: deps.db, key: deps.privacy?.key ?? null, ...(deps.privacy?.settleMs !== undefined ? { settleMs: deps.privacy.settleMs } : {}), ...(deps.privacy?.leaseMs !== undefined ? { leaseMs: deps.privacy.leaseMs } : {}) });
   }
   // A catch-all of its own, so an unknown route under the mount point is a JSON 404 whatever the parent does.
   app.all("*", () => {

@@ -6,10 +6,12 @@ import { and, asc, eq } from "drizzle-orm";
 import type { Hono } from "hono";
 import type { ConfigDb } from "../../config/db.ts";
 import { locations, sites } from "../../config/schema.ts";
+import { createdFields, deletedFields, diffFields, writeAudit } from "../../audit/audit.ts";
 import type { AuthEnv } from "../auth.ts";
 import { findLocation, locationScope, requireAgency } from "./access.ts";
+import { auditBase } from "./audited.ts";
 import { readBody } from "./body.ts";
-import { Conflict, isDuplicateKey } from "./errors.ts";
+import { Conflict, isDuplicateKey, NotFound } from "./errors.ts";
 import { locationOut } from "./rows.ts";
 import { locationCreateSchema, locationPatchSchema } from "./schemas.ts";
 
@@ -27,7 +29,10 @@ export function registerLocationRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const body = await readBody(c, locationCreateSchema);
     const id = crypto.randomUUID();
     try {
-      await db.insert(locations).values({ ...body, id, tenantId: p.tenantId });
+      await db.transaction(async (tx) => {
+        await writeAudit(tx, { ...auditBase(c), locationId: id, action: "location.create", targetType: "location", targetId: id, changes: createdFields(body) });
+        await tx.insert(locations).values({ ...body, id, tenantId: p.tenantId });
+      });
     } catch (err) {
       if (isDuplicateKey(err, "external")) throw EXTERNAL_ID_TAKEN();
       throw err;
@@ -43,7 +48,12 @@ export function registerLocationRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const location = await findLocation(db, p, c.req.param("locationId"));
     const body = await readBody(c, locationPatchSchema);
     try {
-      await db.update(locations).set(body).where(eq(locations.id, location.id));
+      await db.transaction(async (tx) => {
+        const [before] = await tx.select().from(locations).where(eq(locations.id, location.id)).for("update");
+        if (!before) throw NotFound("location");
+        await writeAudit(tx, { ...auditBase(c), locationId: location.id, action: "location.update", targetType: "location", targetId: location.id, changes: diffFields(before, body) });
+        await tx.update(locations).set(body).where(eq(locations.id, location.id));
+      });
     } catch (err) {
       if (isDuplicateKey(err, "external")) throw EXTERNAL_ID_TAKEN();
       throw err;
@@ -55,9 +65,13 @@ export function registerLocationRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const p = c.get("principal");
     requireAgency(p, "delete locations", { tenantWide: true });
     const location = await findLocation(db, p, c.req.param("locationId"));
-    const [site] = await db.select({ id: sites.id }).from(sites).where(and(eq(sites.locationId, location.id))).limit(1);
-    if (site) throw Conflict("The location still has sites: move or delete them first.", "sites");
-    await db.delete(locations).where(eq(locations.id, location.id));
+    await db.transaction(async (tx) => {
+      const [site] = await tx.select({ id: sites.id }).from(sites).where(and(eq(sites.locationId, location.id))).limit(1);
+      if (site) throw Conflict("The location still has sites: move or delete them first.", "sites");
+      const identity = { name: location.name, externalId: location.externalId };
+      await writeAudit(tx, { ...auditBase(c), locationId: location.id, action: "location.delete", targetType: "location", targetId: location.id, changes: deletedFields(identity) });
+      await tx.delete(locations).where(eq(locations.id, location.id));
+    });
     return c.json({ id: location.id, deleted: true });
   });
 }

@@ -26,6 +26,7 @@ export const locationOutSchema = z.object({
   name: z.string(),
   externalId: z.string().nullable().describe("The CRM's location (sub-account) id, unique per tenant."),
   timezone: z.string().describe("IANA time zone; the day boundaries of its sites' statistics."),
+  suppressErased: z.boolean().describe("Whether erased people are suppressed (their later events make no lead)."),
   ...timestamps,
 });
 export const siteOutSchema = z.object({
@@ -111,6 +112,7 @@ export const locationOut = (r: LocationRow): z.infer<typeof locationOutSchema> =
   name: r.name,
   externalId: r.externalId,
   timezone: r.timezone,
+  suppressErased: r.suppressErased,
   ...iso(r),
 });
 

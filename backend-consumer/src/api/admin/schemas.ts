@@ -36,11 +36,13 @@ const locationFields = {
   name: text(255),
   externalId: z.string().trim().min(1).max(64).nullable().describe("The CRM's location (sub-account) id; unique per tenant."),
   timezone: timezone.describe("IANA time zone; the day boundaries of the location's statistics. Default UTC."),
+  suppressErased: z.boolean().describe("After an erase, keep a keyed hash of the person so their later events make no lead. Default true."),
 };
 export const locationCreateSchema = z.strictObject({
   ...locationFields,
   externalId: locationFields.externalId.default(null),
   timezone: locationFields.timezone.default("UTC"),
+  suppressErased: locationFields.suppressErased.default(true),
 });
 export const locationPatchSchema = z.strictObject(locationFields).partial().refine(nonEmpty, NON_EMPTY);
 

@@ -9,8 +9,10 @@ import type { Hono } from "hono";
 import { z } from "zod";
 import type { ConfigDb } from "../../config/db.ts";
 import { sites, siteSecrets } from "../../config/schema.ts";
+import { createdFields, writeAudit } from "../../audit/audit.ts";
 import type { AuthEnv } from "../auth.ts";
 import { findSite, requireAgency, siteScope } from "./access.ts";
+import { auditBase } from "./audited.ts";
 import { NotFound } from "./errors.ts";
 
 export const secretOutSchema = z.object({
@@ -47,7 +49,12 @@ export function registerSecretRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const site = await findSite(db, p, c.req.param("siteId"));
     const secret = `sks_${randomBytes(32).toString("base64url")}`;
     const id = crypto.randomUUID();
-    await db.insert(siteSecrets).values({ id, siteId: site.id, hash: hashSecret(secret), prefix: secret.slice(0, 12) });
+    const prefix = secret.slice(0, 12);
+    // the trail names the key by its id and prefix; neither the secret nor its hash goes in
+    await db.transaction(async (tx) => {
+      await writeAudit(tx, { ...auditBase(c), locationId: site.locationId, action: "secret.create", targetType: "secret_key", targetId: id, changes: createdFields({ siteId: site.id, prefix }) });
+      await tx.insert(siteSecrets).values({ id, siteId: site.id, hash: hashSecret(secret), prefix });
+    });
     const [row] = await db.select().from(siteSecrets).where(eq(siteSecrets.id, id));
     return c.json({ ...out(row!), secret }, 201);
   });
@@ -56,13 +63,28 @@ export function registerSecretRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const p = c.get("principal");
     requireAgency(p, "manage secret keys");
     const [row] = await db
-      .select({ secret: siteSecrets })
+      .select({ secret: siteSecrets, locationId: sites.locationId })
       .from(siteSecrets)
       .innerJoin(sites, eq(sites.id, siteSecrets.siteId))
       .where(and(eq(siteSecrets.id, c.req.param("secretId")), siteScope(p)))
       .limit(1);
     if (!row) throw NotFound("secret key");
-    await db.update(siteSecrets).set({ revokedAt: new Date() }).where(and(eq(siteSecrets.id, row.secret.id), isNull(siteSecrets.revokedAt)));
+    const revokedAt = new Date();
+    await db.transaction(async (tx) => {
+      const [current] = await tx.select({ revokedAt: siteSecrets.revokedAt }).from(siteSecrets).where(eq(siteSecrets.id, row.secret.id)).for("update");
+      // revoking a revoked key changes nothing, and is not a change to record
+      if (!current || current.revokedAt) return;
+      await writeAudit(tx, {
+        ...auditBase(c),
+        locationId: row.locationId,
+        action: "secret.revoke",
+        targetType: "secret_key",
+        targetId: row.secret.id,
+        changes: { revokedAt: { before: null, after: revokedAt.toISOString() } },
+        meta: { siteId: row.secret.siteId, prefix: row.secret.prefix },
+      });
+      await tx.update(siteSecrets).set({ revokedAt }).where(and(eq(siteSecrets.id, row.secret.id), isNull(siteSecrets.revokedAt)));
+    });
     return c.json({ id: row.secret.id, revoked: true });
   });
 }

@@ -4,10 +4,12 @@ import { asc, eq, inArray } from "drizzle-orm";
 import type { Hono } from "hono";
 import type { ConfigDb } from "../../config/db.ts";
 import { configQuarantine, locations, sites, users } from "../../config/schema.ts";
+import { createdFields, deletedFields, diffFields, writeAudit, type AuditActor } from "../../audit/audit.ts";
 import type { AuthEnv, Principal } from "../auth.ts";
 import { findLocation, findSite, requireAgency, siteScope } from "./access.ts";
+import { auditBase, type Tx } from "./audited.ts";
 import { readBody } from "./body.ts";
-import { Conflict, Forbidden, isDuplicateKey, ValidationFailed } from "./errors.ts";
+import { Conflict, Forbidden, isDuplicateKey, NotFound, ValidationFailed } from "./errors.ts";
 import { jsonValue, siteOut, type SiteSync } from "./rows.ts";
 import { siteCreateSchema, sitePatchSchema } from "./schemas.ts";
 
@@ -49,21 +51,33 @@ async function withSync(db: ConfigDb, rows: (typeof sites.$inferSelect)[]) {
   return rows.map((r) => siteOut(r, byKey.get(r.siteKey)));
 }
 
-/** The location a new or moved site goes to: one of the tenant's (400 otherwise), or the tenant's first. */
-async function targetLocation(db: ConfigDb, p: Principal, locationId: string | undefined): Promise<string> {
-  if (locationId) {
-    await findLocation(db, p, locationId).catch(() => {
-      throw ValidationFailed([{ path: "locationId", message: "No such location in this tenant." }]);
-    });
-    return locationId;
-  }
-  const [first] = await db.select({ id: locations.id }).from(locations).where(eq(locations.tenantId, p.tenantId)).orderBy(asc(locations.createdAt), asc(locations.id)).limit(1);
+/** A location given for a new or moved site must be one of the tenant's (400 otherwise). */
+async function checkLocation(db: ConfigDb, p: Principal, locationId: string): Promise<void> {
+  await findLocation(db, p, locationId).catch(() => {
+    throw ValidationFailed([{ path: "locationId", message: "No such location in this tenant." }]);
+  });
+}
+
+/**
+ * The location a new site goes to when none is given: the tenant's first; a tenant without locations yet gets
+ * one (created, and audited, in the site's transaction).
+ */
+async function defaultLocation(tx: Tx, p: Principal, audit: { actor: AuditActor; requestId: string | null }): Promise<string> {
+  const [first] = await tx.select({ id: locations.id }).from(locations).where(eq(locations.tenantId, p.tenantId)).orderBy(asc(locations.createdAt), asc(locations.id)).limit(1);
   if (first) return first.id;
-  // a tenant without locations yet: its first site gets one
   const id = crypto.randomUUID();
-  await db.insert(locations).values({ id, tenantId: p.tenantId, name: "Default location" });
+  const values = { id, tenantId: p.tenantId, name: "Default location" };
+  await writeAudit(tx, { ...audit, tenantId: p.tenantId, locationId: id, action: "location.create", targetType: "location", targetId: id, changes: createdFields({ name: values.name }), meta: { reason: "first site" } });
+  await tx.insert(locations).values(values);
   return id;
 }
+
+/** A site row as the API and the audit trail show its fields (JSON columns parsed). */
+const siteFields = (r: typeof sites.$inferSelect): Record<string, unknown> => ({
+  ...r,
+  allowedOrigins: jsonValue(r.allowedOrigins),
+  settings: jsonValue(r.settings),
+});
 
 /** Who may send data, and how long it is kept: agency decisions. Location users keep forms, fields and mappings. */
 export const SECURITY_FIELDS = ["siteKey", "active", "allowedOrigins", "locationId"] as const;
@@ -94,11 +108,18 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     requireAgency(p, "create sites");
     const body = await readBody(c, siteCreateSchema);
     const id = crypto.randomUUID();
-    const locationId = await targetLocation(db, p, body.locationId);
+    if (body.locationId) await checkLocation(db, p, body.locationId);
     // origins enforced from the start: the site's own domain, unless the agency says otherwise
     const allowedOrigins = body.allowedOrigins ?? defaultOrigins(body.domain);
+    const base = auditBase(c);
     try {
-      await db.insert(sites).values({ ...body, allowedOrigins, id, tenantId: p.tenantId, locationId, siteKey: body.siteKey ?? generateSiteKey() });
+      await db.transaction(async (tx) => {
+        const locationId = body.locationId ?? (await defaultLocation(tx, p, base));
+        const values = { ...body, allowedOrigins, id, tenantId: p.tenantId, locationId, siteKey: body.siteKey ?? generateSiteKey() };
+        const { id: _id, tenantId: _tenant, ...shown } = values;
+        await writeAudit(tx, { ...base, locationId, action: "site.create", targetType: "site", targetId: id, changes: createdFields(shown) });
+        await tx.insert(sites).values(values);
+      });
     } catch (err) {
       if (keyTaken(err)) throw SITE_KEY_TAKEN();
       throw err;
@@ -116,9 +137,16 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
       const changed = securityChanges(site, body);
       if (changed.length) throw Forbidden(`Only agency users may change ${changed.join(", ")}.`, { fields: changed });
     }
-    if (body.locationId !== undefined && body.locationId !== site.locationId) await targetLocation(db, p, body.locationId);
+    if (body.locationId !== undefined && body.locationId !== site.locationId) await checkLocation(db, p, body.locationId);
     try {
-      await db.update(sites).set(body).where(eq(sites.id, site.id));
+      await db.transaction(async (tx) => {
+        const [before] = await tx.select().from(sites).where(eq(sites.id, site.id)).for("update");
+        if (!before) throw NotFound("site");
+        // a moved site's entry goes with it: the location it belongs to after the change (the move is in `changes`)
+        const locationId = body.locationId ?? before.locationId;
+        await writeAudit(tx, { ...auditBase(c), locationId, action: "site.update", targetType: "site", targetId: site.id, changes: diffFields(siteFields(before), body) });
+        await tx.update(sites).set(body).where(eq(sites.id, site.id));
+      });
     } catch (err) {
       if (keyTaken(err)) throw SITE_KEY_TAKEN();
       throw err;
@@ -130,7 +158,10 @@ export function registerSiteRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const p = c.get("principal");
     requireAgency(p, "delete sites");
     const site = await findSite(db, p, c.req.param("siteId"));
+    const base = auditBase(c);
     await db.transaction(async (tx) => {
+      const identity = { name: site.name, domain: site.domain, siteKey: site.siteKey };
+      await writeAudit(tx, { ...base, locationId: site.locationId, action: "site.delete", targetType: "site", targetId: site.id, changes: deletedFields(identity) });
       // Forms, fields and mappings go by cascade; location users' grants are JSON lists, pruned here.
       await tx.delete(sites).where(eq(sites.id, site.id));
       const holders = await tx.select({ id: users.id, allowedSites: users.allowedSites }).from(users).where(eq(users.tenantId, site.tenantId));

@@ -6,11 +6,13 @@ import { asc, eq, inArray } from "drizzle-orm";
 import type { Hono } from "hono";
 import type { ConfigDb } from "../../config/db.ts";
 import { userLocations, users } from "../../config/schema.ts";
+import { createdFields, deletedFields, diffFields, maskFields, writeAudit } from "../../audit/audit.ts";
 import type { AuthEnv, Principal } from "../auth.ts";
 import { findUser, foreignLocationIds, foreignSiteIds, requireAgency } from "./access.ts";
+import { auditBase, type Tx } from "./audited.ts";
 import { readBody } from "./body.ts";
-import { Conflict, isDuplicateKey, ValidationFailed } from "./errors.ts";
-import { userOut, type UserRow } from "./rows.ts";
+import { Conflict, isDuplicateKey, NotFound, ValidationFailed } from "./errors.ts";
+import { jsonValue, userOut, type UserRow } from "./rows.ts";
 import { userCreateSchema, userPatchSchema } from "./schemas.ts";
 
 const agencyOnly = (p: Principal): Principal => {
@@ -46,13 +48,19 @@ async function withLocations(db: ConfigDb, rows: UserRow[]) {
   return rows.map((r) => userOut(r, links.filter((l) => l.userId === r.id).map((l) => l.locationId).sort()));
 }
 
-/** Replaces a user's locations with `locationIds` (in one transaction). */
-async function setLocations(db: ConfigDb, userId: string, locationIds: string[]): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.delete(userLocations).where(eq(userLocations.userId, userId));
-    if (locationIds.length) await tx.insert(userLocations).values(locationIds.map((locationId) => ({ userId, locationId })));
-  });
+/** Replaces a user's locations with `locationIds` (inside the caller's transaction). */
+async function setLocations(tx: Tx, userId: string, locationIds: string[]): Promise<void> {
+  await tx.delete(userLocations).where(eq(userLocations.userId, userId));
+  if (locationIds.length) await tx.insert(userLocations).values(locationIds.map((locationId) => ({ userId, locationId })));
 }
+
+/**
+ * Users are tenant-wide (only agency users at the agency level manage them, and one may belong to several
+ * locations), so their entries have no location: location users do not see them. Email addresses are personal
+ * data an append-only trail could never erase: an email change is recorded as changed, without the addresses
+ * (the user's id names it).
+ */
+const PERSONAL = ["email"] as const;
 
 export function registerUserRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
   const one = async (row: UserRow) => (await withLocations(db, [row]))[0]!;
@@ -73,13 +81,18 @@ export function registerUserRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     await checkAllowedSites(db, p, body.allowedSites);
     await checkLocations(db, p, locationIds);
     const id = crypto.randomUUID();
+    const base = auditBase(c);
     try {
-      await db.insert(users).values({ ...body, id, tenantId: p.tenantId });
+      await db.transaction(async (tx) => {
+        const changes = maskFields(createdFields({ ...body, locationIds: [...locationIds].sort() }), PERSONAL);
+        await writeAudit(tx, { ...base, locationId: null, action: "user.create", targetType: "user", targetId: id, changes });
+        await tx.insert(users).values({ ...body, id, tenantId: p.tenantId });
+        await setLocations(tx, id, locationIds);
+      });
     } catch (err) {
       if (isDuplicateKey(err, "email")) throw EMAIL_TAKEN();
       throw err;
     }
-    await setLocations(db, id, locationIds);
     return c.json(await one(await findUser(db, p, id)), 201);
   });
 
@@ -91,19 +104,33 @@ export function registerUserRoutes(app: Hono<AuthEnv>, db: ConfigDb): void {
     const { locationIds, ...body } = await readBody(c, userPatchSchema);
     await checkAllowedSites(db, p, body.allowedSites);
     await checkLocations(db, p, locationIds);
+    const base = auditBase(c);
     try {
-      if (Object.keys(body).length) await db.update(users).set(body).where(eq(users.id, user.id));
+      await db.transaction(async (tx) => {
+        const [before] = await tx.select().from(users).where(eq(users.id, user.id)).for("update");
+        if (!before) throw NotFound("user");
+        const linked = locationIds ? (await tx.select().from(userLocations).where(eq(userLocations.userId, user.id))).map((l) => l.locationId).sort() : [];
+        const changes = diffFields(
+          { ...before, allowedSites: jsonValue(before.allowedSites), locationIds: linked },
+          { ...body, ...(locationIds ? { locationIds: [...locationIds].sort() } : {}) },
+        );
+        await writeAudit(tx, { ...base, locationId: null, action: "user.update", targetType: "user", targetId: user.id, changes: maskFields(changes, PERSONAL) });
+        if (Object.keys(body).length) await tx.update(users).set(body).where(eq(users.id, user.id));
+        if (locationIds) await setLocations(tx, user.id, locationIds);
+      });
     } catch (err) {
       if (isDuplicateKey(err, "email")) throw EMAIL_TAKEN();
       throw err;
     }
-    if (locationIds) await setLocations(db, user.id, locationIds);
     return c.json(await one(await findUser(db, p, user.id)));
   });
 
   app.delete("/users/:userId", async (c) => {
     const user = await findUser(db, agencyOnly(c.get("principal")), c.req.param("userId"));
-    await db.delete(users).where(eq(users.id, user.id));
+    await db.transaction(async (tx) => {
+      await writeAudit(tx, { ...auditBase(c), locationId: null, action: "user.delete", targetType: "user", targetId: user.id, changes: deletedFields({ role: user.role }) });
+      await tx.delete(users).where(eq(users.id, user.id));
+    });
     return c.json({ id: user.id, deleted: true });
   });
 }

@@ -12,6 +12,9 @@ import { sites } from "../../config/schema.ts";
 import { COLLECTIONS } from "../../store/mongo.ts";
 import type { LeadDocument } from "../../store/leads.ts";
 import type { AuthEnv, Principal } from "../auth.ts";
+import { MASK, writeAudit, type FieldChanges } from "../../audit/audit.ts";
+import { leadReadAudit, type LeadReadAudit } from "../../audit/reads.ts";
+import { auditBase } from "../admin/audited.ts";
 import { readBody } from "../admin/body.ts";
 import { NotFound, toValidationIssues, ValidationFailed } from "../admin/errors.ts";
 import { exportLeads } from "./export.ts";
@@ -86,7 +89,24 @@ async function scopedSites(configDb: ConfigDb, p: Principal, filters: Pick<LeadF
   return visible;
 }
 
-export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb: ConfigDb; directory?: DestinationDirectory }): void {
+/**
+ * The location an action on many leads is recorded under: the one location they can come from, else none (the
+ * entry is then the tenant's: agency users see it).
+ */
+function soleLocation(visible: Map<string, string>): string | null {
+  const locations = new Set(visible.values());
+  return locations.size === 1 ? [...locations][0]! : null;
+}
+
+/**
+ * Audit trail (audit/): edits, deletes, CRM replays and exports are MongoDB work, so each writes its entry first
+ * (it records the request; if it cannot be written, nothing is done and the answer is an error), then acts. An
+ * edit records which fields changed and status values only: notes, tags, a reason and accepted values are free
+ * text or personal data, which an append-only trail could never erase. Reads are counted, not logged one by one
+ * (audit/reads.ts).
+ */
+export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb: ConfigDb; directory?: DestinationDirectory; reads?: LeadReadAudit }): void {
+  const reads = deps.reads ?? leadReadAudit(deps.configDb);
   const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
   const statuses = deps.db.collection<DeliveryStatusDocument>(DELIVERY_STATUS);
 
@@ -140,6 +160,14 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
     const rows = await leads.find(filter).sort(leadSort(query)).limit(query.limit + 1).toArray();
     const page = rows.slice(0, query.limit);
     const items: LeadOut[] = page.map((l) => leadOut(l, visible.get(l.siteId)!, { full: false }));
+    // one read per location whose leads the page shows (an empty page: a read of the scope it asked for)
+    const byLocation = new Map<string | null, string[]>();
+    for (const l of page) {
+      const loc = visible.get(l.siteId) ?? null;
+      byLocation.set(loc, [...(byLocation.get(loc) ?? []), l._id]);
+    }
+    if (byLocation.size === 0) byLocation.set(p.sessionLocationId ?? soleLocation(visible), []);
+    for (const [loc, ids] of byLocation) reads.record(p, loc, ids, "list");
     return c.json({ items, nextCursor: rows.length > query.limit ? encodeCursor(hash, page.at(-1)!, query) : null });
   });
 
@@ -148,21 +176,34 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
     const p = c.get("principal");
     const query = readQuery(c, leadExportSchema);
     const visible = await scopedSites(deps.configDb, p, query);
+    // the filters, without the search text (a name or an email, often)
+    const { q, ...filters } = query;
+    const locationIds = [...new Set(visible.values())].sort();
+    await writeAudit(deps.configDb, {
+      ...auditBase(c),
+      locationId: soleLocation(visible),
+      action: "leads.export",
+      targetType: "lead",
+      meta: { filters: { ...filters, ...(q ? { q: MASK } : {}) }, locationIds: locationIds.slice(0, 100), sites: visible.size },
+    });
     const cursor = leads.find(leadFilter(query, [...visible.keys()])).sort(leadSort(query)).batchSize(500);
     return exportLeads(c, cursor, visible, query.format);
   });
 
   app.get("/leads/:leadId", async (c) => {
-    const { lead, locationId } = await findLead(c.get("principal"), c.req.param("leadId"));
+    const p = c.get("principal");
+    const { lead, locationId } = await findLead(p, c.req.param("leadId"));
     const timelineQuery = readQuery(c, leadTimelineQuerySchema);
     const timeline = await leadTimeline(deps.db, lead, timelineQuery);
     if (!timeline) throw ValidationFailed([{ path: "cursor", message: "This cursor belongs to another lead (or is not a cursor)." }]);
+    reads.record(p, locationId, [lead._id], timelineQuery.cursor ? "timeline" : "detail");
     return c.json({ ...leadOut(lead, locationId, { full: true }), sync: await syncOf(lead), timeline });
   });
 
   // re-queues the lead for every destination, failed and dead-lettered deliveries included
   app.post("/leads/:leadId/sync", async (c) => {
-    const { lead } = await findLead(c.get("principal"), c.req.param("leadId"));
+    const { lead, locationId } = await findLead(c.get("principal"), c.req.param("leadId"));
+    await writeAudit(deps.configDb, { ...auditBase(c), locationId, action: "lead.sync", targetType: "lead", targetId: lead._id, meta: { siteId: lead.siteId } });
     await statuses.updateMany({ leadId: lead._id, status: { $in: ["failed", "dead"] } }, { $set: { status: "pending", attempts: 0, nextAt: null, tried: 0, retryable: true } });
     await enqueueLeads(deps.db, [lead._id]);
     return c.json({ id: lead._id, queued: true, sync: await syncOf(lead) }, 202);
@@ -197,6 +238,18 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
       }
     }
     if (settled.size) set.conflicts = (lead.conflicts ?? []).filter((k) => !settled.has(k.id));
+    // the trail: field names, and values only for the status (a fixed vocabulary)
+    const audited: FieldChanges = {};
+    for (const ch of changes) audited[ch.field] = ch.field === "status" ? { before: ch.from ?? null, after: ch.to } : { before: MASK, after: MASK };
+    await writeAudit(deps.configDb, {
+      ...auditBase(c),
+      locationId,
+      action: "lead.update",
+      targetType: "lead",
+      targetId: lead._id,
+      changes: audited,
+      meta: { siteId: lead.siteId, ...(body.acceptConflicts?.length ? { acceptedConflicts: body.acceptConflicts.length } : {}), ...(body.dismissConflicts?.length ? { dismissedConflicts: body.dismissConflicts.length } : {}) },
+    });
     const entry = { at, by: { userId: p.userId, email: p.email }, changes, ...(body.status ? { reason: body.status.reason } : {}) };
     // a new version: a drain merging into this lead meanwhile reads it again (store/versioned.ts)
     await leads.updateOne({ _id: lead._id }, { $set: set, $inc: { v: 1 }, $push: { history: { $each: [entry], $slice: -500 } } } as never);
@@ -207,7 +260,8 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
   });
 
   app.delete("/leads/:leadId", async (c) => {
-    const { lead } = await findLead(c.get("principal"), c.req.param("leadId"));
+    const { lead, locationId } = await findLead(c.get("principal"), c.req.param("leadId"));
+    await writeAudit(deps.configDb, { ...auditBase(c), locationId, action: "lead.delete", targetType: "lead", targetId: lead._id, meta: { siteId: lead.siteId, status: lead.statusOverride?.status ?? lead.status } });
     await leads.deleteOne({ _id: lead._id });
     await deps.db.collection(COLLECTIONS.leadKeys).deleteMany({ leadId: lead._id });
     // destinations that take deletions (the webhook) hear of it

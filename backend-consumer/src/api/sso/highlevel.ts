@@ -28,6 +28,12 @@ export const userContextSchema = z.object({
 });
 export type UserContext = z.infer<typeof userContextSchema>;
 
+/**
+ * The pool, or the transaction the sign-in runs in with its audit entry (route.ts; read committed, so that a
+ * retry after a concurrent sign-in's duplicate key sees that sign-in's row).
+ */
+export type SsoDb = Pick<ConfigDb, "select" | "insert" | "update">;
+
 /** A refusal: 401 with a named error. */
 export class SsoRefused extends Error {
   override readonly name = "SsoRefused";
@@ -52,6 +58,8 @@ export interface SsoIdentity {
   role: "agency" | "location";
   email: string;
   name: string | null;
+  /** What this sign-in did to our user row: created it, brought it in step with the CRM (role before), or nothing. */
+  provisioned: { action: "created" } | { action: "updated"; roleBefore: string } | { action: "none" };
 }
 
 /** Decrypts and validates the payload; every failure is the same kind of refusal, named. */
@@ -74,7 +82,7 @@ export function readUserContext(encryptedData: string, sharedSecret: string): Us
   return parsed.data;
 }
 
-async function tenantOf(db: ConfigDb, ctx: UserContext, opts: SsoOptions): Promise<string> {
+async function tenantOf(db: SsoDb, ctx: UserContext, opts: SsoOptions): Promise<string> {
   const [tenant] = await db.select({ id: tenants.id }).from(tenants).where(eq(tenants.externalId, ctx.companyId)).limit(1);
   if (tenant) return tenant.id;
   if (!opts.autoCreateTenants) throw new SsoRefused("unknown_company", "This company has not been set up in the tracker.");
@@ -89,7 +97,7 @@ async function tenantOf(db: ConfigDb, ctx: UserContext, opts: SsoOptions): Promi
   }
 }
 
-async function locationOf(db: ConfigDb, tenantId: string, ctx: UserContext, opts: SsoOptions): Promise<string | null> {
+async function locationOf(db: SsoDb, tenantId: string, ctx: UserContext, opts: SsoOptions): Promise<string | null> {
   if (!ctx.activeLocation) {
     if (ctx.type === "location") throw new SsoRefused("location_required", "A location user's context must name its location.");
     return null;
@@ -115,7 +123,7 @@ async function locationOf(db: ConfigDb, tenantId: string, ctx: UserContext, opts
  * The user of this context in our tables: found by its CRM id within the tenant, else by email (a user created
  * through the admin API before its first sign-in), else created. Role and email follow the CRM each time.
  */
-async function provisionUser(db: ConfigDb, tenantId: string, ctx: UserContext): Promise<string> {
+async function provisionUser(db: SsoDb, tenantId: string, ctx: UserContext): Promise<{ userId: string; provisioned: SsoIdentity["provisioned"] }> {
   const email = ctx.email.toLowerCase();
   const [byExternal] = await db.select().from(users).where(and(eq(users.tenantId, tenantId), eq(users.externalId, ctx.userId))).limit(1);
   const [byEmail] = byExternal ? [] : await db.select().from(users).where(and(eq(users.tenantId, tenantId), eq(users.email, email), isNull(users.externalId))).limit(1);
@@ -124,13 +132,14 @@ async function provisionUser(db: ConfigDb, tenantId: string, ctx: UserContext): 
   if (existing) {
     if (existing.role !== ctx.type || existing.email !== email || existing.externalId !== ctx.userId || existing.name !== name) {
       await db.update(users).set({ role: ctx.type, email, externalId: ctx.userId, name }).where(eq(users.id, existing.id));
+      return { userId: existing.id, provisioned: { action: "updated", roleBefore: existing.role } };
     }
-    return existing.id;
+    return { userId: existing.id, provisioned: { action: "none" } };
   }
   const id = crypto.randomUUID();
   try {
     await db.insert(users).values({ id, tenantId, email, name, role: ctx.type, externalId: ctx.userId, allowedSites: [] });
-    return id;
+    return { userId: id, provisioned: { action: "created" } };
   } catch (err) {
     // the same user signing in twice at once, or an email another CRM user of this tenant already has
     if (isDuplicateKey(err, "external")) return provisionUser(db, tenantId, ctx);
@@ -140,13 +149,13 @@ async function provisionUser(db: ConfigDb, tenantId: string, ctx: UserContext): 
 }
 
 /** Signs in the user of an encrypted context: who it is, and the location its session is scoped to. */
-export async function signInWithHighLevel(db: ConfigDb, encryptedData: string, opts: SsoOptions): Promise<SsoIdentity> {
+export async function signInWithHighLevel(db: SsoDb, encryptedData: string, opts: SsoOptions): Promise<SsoIdentity> {
   const ctx = readUserContext(encryptedData, opts.sharedSecret);
   const tenantId = await tenantOf(db, ctx, opts);
   const locationId = await locationOf(db, tenantId, ctx, opts);
-  const userId = await provisionUser(db, tenantId, ctx);
+  const { userId, provisioned } = await provisionUser(db, tenantId, ctx);
   if (ctx.type === "location" && locationId) {
     await db.insert(userLocations).ignore().values({ userId, locationId });
   }
-  return { userId, tenantId, locationId, role: ctx.type, email: ctx.email.toLowerCase(), name: ctx.userName ?? null };
+  return { userId, tenantId, locationId, role: ctx.type, email: ctx.email.toLowerCase(), name: ctx.userName ?? null, provisioned };
 }

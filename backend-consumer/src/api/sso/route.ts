@@ -7,6 +7,8 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import type { ConfigDb } from "../../config/db.ts";
+import { writeAudit } from "../../audit/audit.ts";
+import { requestIdOf } from "../admin/audited.ts";
 import { readBody } from "../admin/body.ts";
 import { ApiError, DatabaseUnavailable, isDatabaseUnavailable, PayloadTooLarge } from "../admin/errors.ts";
 import { mintSession, type SessionKeys } from "../session.ts";
@@ -31,7 +33,27 @@ export function ssoRoutes(deps: SsoRouteDeps): Hono {
   app.post("/highlevel", async (c) => {
     if (!deps.sharedSecret) throw new ApiError(404, "sso_not_configured", "Single sign-on is not configured (HIGHLEVEL_SHARED_SECRET).");
     const { encryptedData } = await readBody(c, exchangeSchema);
-    const who = await signInWithHighLevel(deps.db, encryptedData, { sharedSecret: deps.sharedSecret, autoCreateTenants: deps.autoCreateTenants ?? false });
+    const sharedSecret = deps.sharedSecret;
+    // Provisioning and its audit entry in one transaction: no session, and no user created or changed, without
+    // the entry (if the trail cannot take it, the sign-in fails and the page tries again).
+    const who = await deps.db.transaction(
+      async (tx) => {
+        const who = await signInWithHighLevel(tx, encryptedData, { sharedSecret, autoCreateTenants: deps.autoCreateTenants ?? false });
+        await writeAudit(tx, {
+          tenantId: who.tenantId,
+          locationId: who.locationId,
+          actor: { userId: who.userId, role: who.role },
+          action: "auth.sso",
+          targetType: "user",
+          targetId: who.userId,
+          changes: who.provisioned.action === "updated" && who.provisioned.roleBefore !== who.role ? { role: { before: who.provisioned.roleBefore, after: who.role } } : null,
+          meta: { provider: "highlevel", role: who.role, sessionLocationId: who.locationId, provisioned: who.provisioned.action },
+          requestId: requestIdOf(c),
+        });
+        return who;
+      },
+      { isolationLevel: "read committed" },
+    );
     deps.onSignIn?.();
     const { token, expiresAt } = await mintSession(deps.session, { userId: who.userId, locationId: who.locationId });
     return c.json({

@@ -3,9 +3,25 @@
  * with the location's OAuth access token from the marketplace app's install (crm/connections.ts refreshes it before
  * it expires, and once after a 401). Product contact fields become HighLevel's contact fields; `custom.<key>`
  * becomes a custom field by key. Rate limit: HighLevel allows a burst of 100 requests per 10 seconds per location.
+ *
+ * Erasure (privacy): `DELETE /contacts/:contactId` (Delete Contact, `Version: 2021-07-28`, answers 200
+ * `{ succeded: true }`) with the location's token, refreshed once after a 401 as upserts are. A contact already gone
+ * counts as done: 404, or a 400 whose message says the contact was not found (the documented error DTOs list 400,
+ * 401 and 422 only, so both are read).
  */
 import { z } from "zod";
-import { failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem, type DestinationContext, type ItemResult } from "./types.ts";
+import {
+  erasureFailureOf,
+  erasureNetworkFailure,
+  failureOf,
+  networkFailure,
+  timedFetch,
+  type Connector,
+  type DeliveryItem,
+  type DestinationContext,
+  type ErasureResult,
+  type ItemResult,
+} from "./types.ts";
 
 export const HIGHLEVEL_API_VERSION = "2021-07-28";
 
@@ -38,7 +54,7 @@ export function highLevelContact(contact: Record<string, string>, locationId: st
 
 async function upsert(item: DeliveryItem, destination: DestinationContext, forceRefresh: boolean): Promise<{ res: Response; answer: Record<string, unknown> } | ItemResult> {
   const auth = await destination.connections?.accessToken("highlevel", destination.locationId, { forceRefresh });
-  if (!auth) return { ok: false, error: "HighLevel is not connected for this location (install the app from the location)", retryable: true, retryAfterMs: 60_000 };
+  if (!auth) return { ok: false, error: NOT_CONNECTED, retryable: true, retryAfterMs: 60_000 };
   const res = await timedFetch(
     destination.fetch,
     `${String(destination.config.baseUrl).replace(/\/+$/, "")}/contacts/upsert`,
@@ -50,6 +66,22 @@ async function upsert(item: DeliveryItem, destination: DestinationContext, force
     destination.timeoutMs,
   );
   return { res, answer: (await res.json().catch(() => ({}))) as Record<string, unknown> };
+}
+
+const NOT_CONNECTED = "HighLevel is not connected for this location (install the app from the location)";
+
+/** A 400 that says the contact does not exist (read, never kept). */
+export const CONTACT_NOT_FOUND = /contact\b.{0,40}\bnot found|not found.{0,40}\bcontact/i;
+
+async function remove(contactId: string, destination: DestinationContext, forceRefresh: boolean): Promise<Response | null> {
+  const auth = await destination.connections?.accessToken("highlevel", destination.locationId, { forceRefresh });
+  if (!auth) return null;
+  return timedFetch(
+    destination.fetch,
+    `${String(destination.config.baseUrl).replace(/\/+$/, "")}/contacts/${encodeURIComponent(contactId)}`,
+    { method: "DELETE", headers: { authorization: `Bearer ${auth.token}`, version: HIGHLEVEL_API_VERSION, accept: "application/json" } },
+    destination.timeoutMs,
+  );
 }
 
 export const connector: Connector = {
@@ -77,5 +109,28 @@ export const connector: Connector = {
     } catch (err) {
       return [networkFailure(err)];
     }
+  },
+  erasure: {
+    needsExternalId: true,
+    always: false,
+    async erase(item, destination): Promise<ErasureResult> {
+      if (!item.externalId) return { ok: false, reason: "unexpected", status: null, retryable: false };
+      try {
+        let res = await remove(item.externalId, destination, false);
+        if (res?.status === 401) {
+          await res.arrayBuffer().catch(() => undefined);
+          res = await remove(item.externalId, destination, true);
+        }
+        if (!res) return { ok: false, reason: "not_connected", status: null, retryable: true, retryAfterMs: 60_000 };
+        // read to tell "not found" apart; never kept (an error body may name the contact)
+        const answer = (await res.json().catch(() => ({}))) as { message?: unknown; succeded?: unknown };
+        if (res.ok) return answer.succeded === false ? { ok: false, reason: "http", status: res.status, retryable: true } : { ok: true };
+        const message = Array.isArray(answer.message) ? answer.message.join(" ") : String(answer.message ?? "");
+        if (res.status === 404 || (res.status === 400 && CONTACT_NOT_FOUND.test(message))) return { ok: true, gone: true };
+        return erasureFailureOf(res);
+      } catch (err) {
+        return erasureNetworkFailure(err);
+      }
+    },
   },
 };

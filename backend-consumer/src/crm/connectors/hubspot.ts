@@ -3,9 +3,13 @@
  * inputs a call) with a private app's access token. Product contact fields become HubSpot's default contact
  * properties; `custom.<key>` becomes the property `<key>` (create it in HubSpot first: HubSpot refuses unknown ones).
  * Rate limit: private apps get 100 requests per 10 seconds (the lowest tier's), so deliveries keep under it.
+ *
+ * Erasure (privacy): the GDPR delete, `POST /crm/v3/objects/contacts/gdpr-delete` with `{ objectId: <contact id> }`
+ * (the id the upsert answered, kept in delivery_status), which permanently deletes the contact and its associated
+ * content; 204 No Content when done, 404 when the contact is already gone (counted as done).
  */
 import { z } from "zod";
-import { failureOf, networkFailure, timedFetch, type Connector, type ItemResult } from "./types.ts";
+import { erasureFailureOf, erasureNetworkFailure, failureOf, networkFailure, timedFetch, type Connector, type ErasureResult, type ItemResult } from "./types.ts";
 
 const PROPERTY_OF: Record<string, string> = {
   email: "email",
@@ -84,5 +88,28 @@ export const connector: Connector = {
       if (id) return { ok: true, externalId: id };
       return { ok: false, error: `HubSpot: ${errorOf.get(email) ?? "not in the answer"}`.slice(0, 500), retryable: false };
     });
+  },
+  erasure: {
+    needsExternalId: true,
+    always: false,
+    async erase(item, destination): Promise<ErasureResult> {
+      if (!item.externalId) return { ok: false, reason: "unexpected", status: null, retryable: false };
+      let res: Response;
+      try {
+        res = await timedFetch(
+          destination.fetch,
+          `${String(destination.config.baseUrl).replace(/\/+$/, "")}/crm/v3/objects/contacts/gdpr-delete`,
+          { method: "POST", headers: { authorization: `Bearer ${destination.secret}`, "content-type": "application/json", accept: "application/json" }, body: JSON.stringify({ objectId: item.externalId }) },
+          destination.timeoutMs,
+        );
+        // the answer is not kept: an error body may name the contact
+        await res.arrayBuffer().catch(() => undefined);
+      } catch (err) {
+        return erasureNetworkFailure(err);
+      }
+      if (res.ok) return { ok: true };
+      if (res.status === 404) return { ok: true, gone: true };
+      return erasureFailureOf(res);
+    },
   },
 };

@@ -3,12 +3,15 @@
  * `webhook-id` (stable per lead version: a receiver deduplicates by it), `webhook-timestamp`, `webhook-signature`.
  * Body: `{ type, timestamp, data: { lead, contact } }` with type lead.created, lead.updated or lead.deleted. The lead
  * carries every captured field; `contact` the mapped fields.
+ *
+ * Erasure (privacy): `lead.deleted` with `data: { lead: { id, deleted: true, erased: true } }` and nothing else (no
+ * email, no contact), `webhook-id` `<lead id>.erased`; the receiver is to forget every delivery of that lead id.
  */
 import { randomBytes } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { z } from "zod";
 import type { LeadDocument } from "../../store/leads.ts";
-import { failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem } from "./types.ts";
+import { erasureFailureOf, erasureNetworkFailure, failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem, type DestinationContext, type ErasureItem } from "./types.ts";
 
 function leadBody(lead: LeadDocument) {
   return {
@@ -39,6 +42,29 @@ export function webhookBody(item: DeliveryItem, at: Date): string {
   });
 }
 
+/** The erasure's payload: the lead id and the flags, no personal data. */
+export function erasureBody(item: ErasureItem, at: Date): string {
+  return JSON.stringify({ type: "lead.deleted", timestamp: at.toISOString(), data: { lead: { id: item.leadId, deleted: true, erased: true } } });
+}
+
+/** The Standard Webhooks headers of one message (signing throws on a bad secret, before anything is sent). */
+function signed(destination: DestinationContext, id: string, body: string, at: Date): Record<string, string> {
+  return {
+    "content-type": "application/json",
+    "webhook-id": id,
+    "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
+    "webhook-signature": new Webhook(destination.secret!).sign(id, at, body),
+    "user-agent": "lead-tracker-webhooks/1",
+  };
+}
+
+/** POSTs one signed message; the answer's body is read and dropped. */
+async function post(destination: DestinationContext, headers: Record<string, string>, body: string): Promise<Response> {
+  const res = await timedFetch(destination.fetch, String(destination.config.url), { method: "POST", headers, body }, destination.timeoutMs);
+  await res.arrayBuffer().catch(() => undefined);
+  return res;
+}
+
 export const connector: Connector = {
   kind: "webhook",
   label: "Webhook (Standard Webhooks)",
@@ -57,32 +83,33 @@ export const connector: Connector = {
   rateLimit: { requests: 50, windowMs: 1000 },
   sendsDeletes: true,
   async deliver([item], destination) {
-    const signer = new Webhook(destination.secret!);
     const at = new Date();
     const body = webhookBody(item!, at);
-    const signature = signer.sign(item!.deliveryId, at, body);
+    const headers = signed(destination, item!.deliveryId, body, at);
     try {
-      const res = await timedFetch(
-        destination.fetch,
-        String(destination.config.url),
-        {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "webhook-id": item!.deliveryId,
-            "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-            "webhook-signature": signature,
-            "user-agent": "lead-tracker-webhooks/1",
-          },
-          body,
-        },
-        destination.timeoutMs,
-      );
-      await res.arrayBuffer().catch(() => undefined);
+      const res = await post(destination, headers, body);
       if (res.ok) return [{ ok: true }];
       return [failureOf(res, "from the webhook receiver")];
     } catch (err) {
       return [networkFailure(err)];
     }
+  },
+  erasure: {
+    needsExternalId: false,
+    // every webhook destination of the site is told, whether or not it had the lead: the message holds no personal
+    // data, and a receiver may hold a delivery whose outcome was never recorded (a crash between send and record)
+    always: true,
+    async erase(item, destination) {
+      const at = new Date();
+      const body = erasureBody(item, at);
+      // a secret that cannot sign throws: the worker retries with a generic error
+      const headers = signed(destination, item.deliveryId, body, at);
+      try {
+        const res = await post(destination, headers, body);
+        return res.ok ? { ok: true } : erasureFailureOf(res);
+      } catch (err) {
+        return erasureNetworkFailure(err);
+      }
+    },
   },
 };
