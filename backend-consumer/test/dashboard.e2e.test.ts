@@ -492,7 +492,7 @@ describe("dashboard through the CRM stand-in", () => {
     await check("a lead's page");
   });
 
-  it("takes the docs' screenshots: overview, leads, a lead's journey", async () => {
+  it("takes the docs' screenshots: overview, leads, a lead's journey, the install tab after a key rotation", async () => {
     const dir = process.env.UPDATE_SCREENSHOTS === "1" ? join(ROOT, "docs") : mkdtempSync(join(tmpdir(), "dashboard-shots-"));
     mkdirSync(dir, { recursive: true });
     const s = await openCrm("agency", { viewport: { width: 1440, height: 1000 } });
@@ -514,6 +514,15 @@ describe("dashboard through the CRM stand-in", () => {
       await settled(s);
       await s.app.getByTestId("lead-timeline").scrollIntoViewIfNeeded();
       await shot("dashboard-lead-journey.png");
+      // the dental site's key rotated with the default grace period: the install tab shows the new snippet and
+      // until when the old one works
+      const rotated = await json<{ siteKey: string; oldSiteKey: string }>(`/v1/sites/${DEMO.site2Id}/rotate-key`, { method: "POST", body: {} });
+      await s.app.getByTestId("tab-install").click();
+      await s.app.getByTestId(`key-grace-${DEMO.site2Id}`).waitFor();
+      expect(await s.app.getByTestId(`snippet-${DEMO.site2Id}`).textContent()).toContain(rotated.siteKey);
+      expect(await s.app.getByTestId(`key-grace-${DEMO.site2Id}`).textContent()).toContain(rotated.oldSiteKey);
+      await s.app.getByTestId(`install-${DEMO.site2Id}`).scrollIntoViewIfNeeded();
+      await shot("dashboard-install-rotated.png");
       expect(s.watch.problems).toEqual([]);
     } finally {
       if (process.env.UPDATE_SCREENSHOTS !== "1") rmSync(dir, { recursive: true, force: true });
