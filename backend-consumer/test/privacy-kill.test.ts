@@ -91,14 +91,18 @@ describe("erase under SIGKILL", () => {
           return r ?? undefined;
         }, 10_000, "the erase to reach its settle step");
       } else {
-        await new Promise((r) => setTimeout(r, Math.floor(rand() * 400)));
+        // early (before or while the plan is recorded), in the settle wait, or around the removal at its end
+        const windows = [[0, 60], [100, 1500], [1900, 2600]] as const;
+        const [lo, hi] = windows[round - 1]!;
+        await new Promise((r) => setTimeout(r, lo + Math.floor(rand() * (hi - lo))));
       }
       await stack.restartBackend("SIGKILL");
       await inFlight;
 
       const recorded = await mongo.db.collection<EraseRequestDocument>(PRIVACY_REQUESTS).find({ done: { $exists: true } }).sort({ createdAt: -1 }).limit(1).next();
       const mine = recorded && recorded.createdAt.getTime() > Date.now() - 30_000 && recorded.state === "running" ? recorded : null;
-      console.log(`erase kill round ${round}: ${mine ? `killed after [${mine.done.join(", ")}], resumed by the resumer` : "killed before it was recorded, started by the client's retry"}`);
+      const finished = recorded && recorded.createdAt.getTime() > Date.now() - 30_000 && recorded.state === "done" && round > 0 ? recorded : null;
+      console.log(`erase kill round ${round}: ${mine ? `killed after [${mine.done.join(", ")}], resumed by the resumer` : finished ? "killed after it had finished" : "killed before it was recorded, started by the client's retry"}`);
       if (mine) {
         // the resumer finishes it once the dead runner's lease has lapsed
         await eventually(async () => ((await mongo.db.collection<EraseRequestDocument>(PRIVACY_REQUESTS).findOne({ _id: mine._id }))?.state === "done" ? true : undefined), 30_000, `erase ${round} to be resumed`);
