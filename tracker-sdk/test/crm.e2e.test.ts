@@ -2,15 +2,17 @@
  * A lead from the browser to the CRMs, end to end: a form submitted in Chromium on the demo site goes through the
  * edge, the queue and the drain, and the backend's delivery worker sends it to the local Standard Webhooks
  * receiver (signature checked by the `standardwebhooks` verifier), HubSpot's and HighLevel's stand-ins (HighLevel
- * through the location's OAuth install), with the field mappings applied; the lead then shows "delivered" with
- * the CRM ids.
+ * through the location's OAuth install), Salesforce's (JWT bearer flow, upsert by external id) and Zoho CRM's
+ * (refresh token), with the field mappings applied; the lead then shows "delivered" with the CRM ids.
  */
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mintToken } from "../../backend-consumer/src/api/auth.ts";
 import { DEMO } from "../../scripts/lib/seed.ts";
 import { startHighLevelFake, type HighLevelFake } from "../../scripts/testing/fake-crm/highlevel.ts";
 import { startHubSpotFake, type HubSpotFake } from "../../scripts/testing/fake-crm/hubspot.ts";
+import { startSalesforceFake, type SalesforceFake } from "../../scripts/testing/fake-crm/salesforce.ts";
+import { startZohoFake, type ZohoFake } from "../../scripts/testing/fake-crm/zoho.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../../scripts/testing/fake-crm/webhook-receiver.ts";
 import { eventually } from "../../scripts/testing/mongo.ts";
 import { sdkReady, startE2e, type E2e } from "./helpers.ts";
@@ -22,7 +24,12 @@ let e2e: E2e;
 let receiver: WebhookReceiver;
 let hubspot: HubSpotFake;
 let highlevel: HighLevelFake;
+let salesforce: SalesforceFake;
+let zoho: ZohoFake;
 let token: string;
+const SF_KEYS = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const SF = { clientId: "3MVG9e2e.consumer", user: "integration@agency.example" };
+const ZOHO = { clientId: "1000.E2ECLIENT", clientSecret: randomBytes(8).toString("hex"), refreshToken: `1000.${randomBytes(8).toString("hex")}` };
 
 async function api(method: string, path: string, body?: unknown) {
   const res = await fetch(`${e2e.stack.backend.url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -33,6 +40,8 @@ beforeAll(async () => {
   receiver = await startWebhookReceiver({ secret: WHSEC });
   hubspot = await startHubSpotFake({ tokens: [HUBSPOT_TOKEN] });
   highlevel = await startHighLevelFake({ clientId: HL.clientId, clientSecret: HL.clientSecret });
+  salesforce = await startSalesforceFake({ clientId: SF.clientId, publicKey: SF_KEYS.publicKey.export({ type: "spki", format: "pem" }).toString(), users: [SF.user] });
+  zoho = await startZohoFake({ clientId: ZOHO.clientId, clientSecret: ZOHO.clientSecret, refreshTokens: [{ token: ZOHO.refreshToken }] });
   e2e = await startE2e("crm", { backendEnv: { HIGHLEVEL_CLIENT_ID: HL.clientId, HIGHLEVEL_CLIENT_SECRET: HL.clientSecret, HIGHLEVEL_API_URL: highlevel.url } });
   token = await mintToken(e2e.stack.jwtSecret, { sub: DEMO.agencyUserId });
   // the location installs the marketplace app: HighLevel sends its browser to our callback with a code
@@ -46,6 +55,14 @@ beforeAll(async () => {
     { kind: "webhook", name: "Agency webhook", locationId: DEMO.locationId, config: { url: receiver.hookUrl("demo") }, secret: WHSEC },
     { kind: "hubspot", name: "HubSpot", locationId: DEMO.locationId, config: { baseUrl: hubspot.url }, secret: HUBSPOT_TOKEN },
     { kind: "highlevel", name: "HighLevel", locationId: DEMO.locationId, config: { baseUrl: highlevel.url } },
+    {
+      kind: "salesforce",
+      name: "Salesforce",
+      locationId: DEMO.locationId,
+      config: { loginUrl: salesforce.url },
+      secret: JSON.stringify({ flow: "jwt", clientId: SF.clientId, username: SF.user, privateKey: SF_KEYS.privateKey.export({ type: "pkcs8", format: "pem" }).toString() }),
+    },
+    { kind: "zoho", name: "Zoho CRM", locationId: DEMO.locationId, config: { accountsUrl: zoho.url, apiUrl: zoho.url }, secret: JSON.stringify(ZOHO) },
   ]) {
     const made = await api("POST", "/v1/destinations", body);
     expect(made.status, JSON.stringify(made.body)).toBe(201);
@@ -54,11 +71,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await e2e?.stop();
-  await Promise.all([receiver?.stop(), hubspot?.stop(), highlevel?.stop()]);
+  await Promise.all([receiver?.stop(), hubspot?.stop(), highlevel?.stop(), salesforce?.stop(), zoho?.stop()]);
 });
 
 describe("a lead from the browser to the CRMs", () => {
-  it("a form submitted on the demo site reaches the signed webhook, HubSpot and HighLevel with the mapped fields, and the lead shows delivered with the CRM ids", async () => {
+  it("a form submitted on the demo site reaches the signed webhook, HubSpot, HighLevel, Salesforce and Zoho with the mapped fields, and the lead shows delivered with the CRM ids", async () => {
     const context = await e2e.browser.newContext();
     const page = await context.newPage();
     await page.goto(e2e.stack.demoUrl);
@@ -79,14 +96,19 @@ describe("a lead from the browser to the CRMs", () => {
     expect(hs.properties).toMatchObject({ firstname: "Katherine", lastname: "Johnson", message: "Please call about orbital mechanics." });
     const hl = await eventually(async () => highlevel.contacts(DEMO.locationExternalId).find((c) => c.email === "katherine.johnson@example.com"), 30_000, "the HighLevel contact");
     expect(hl).toMatchObject({ firstName: "Katherine", lastName: "Johnson" });
+    const sf = await eventually(async () => salesforce.records("Lead").find((r) => r.fields.Email === "katherine.johnson@example.com"), 30_000, "the Salesforce lead");
+    expect(sf.fields).toMatchObject({ FirstName: "Katherine", LastName: "Johnson", Description: "Please call about orbital mechanics.", Company: "[not provided]" });
+    const zl = await eventually(async () => zoho.records("com", "Leads").find((r) => r.fields.Email === "katherine.johnson@example.com"), 30_000, "the Zoho lead");
+    expect(zl.fields).toMatchObject({ First_Name: "Katherine", Last_Name: "Johnson", Description: "Please call about orbital mechanics." });
 
     const leadId = (hook.body as { data: { lead: { id: string } } }).data.lead.id;
+    expect(sf.fields.Lead_Tracker_Id__c).toBe(leadId);
     const lead = await eventually(async () => {
       const res = await api("GET", `/v1/leads/${leadId}`);
       const sync = res.body.sync as { kind: string; status: string; externalId: string | null }[];
-      return sync?.length === 3 && sync.every((s) => s.status === "delivered") ? sync : undefined;
+      return sync?.length === 5 && sync.every((s) => s.status === "delivered") ? sync : undefined;
     }, 30_000, "the lead to show delivered");
-    expect(Object.fromEntries(lead.map((s) => [s.kind, s.externalId]))).toEqual({ webhook: null, hubspot: hs.id, highlevel: hl.id });
+    expect(Object.fromEntries(lead.map((s) => [s.kind, s.externalId]))).toEqual({ webhook: null, hubspot: hs.id, highlevel: hl.id, salesforce: sf.Id, zoho: zl.id });
 
     // and the dashboard's lead page says so
     const dash = await e2e.browser.newContext();
@@ -94,10 +116,9 @@ describe("a lead from the browser to the CRMs", () => {
     const app = await dash.newPage();
     await app.goto(`${e2e.stack.appUrl}?view=lead/${leadId}`);
     const crm = app.locator('[data-testid="lead-crm"]');
-    await crm.locator('[data-status="delivered"]').nth(2).waitFor();
-    expect(await crm.locator("li").count()).toBe(3);
-    expect(await crm.textContent()).toContain(hs.id);
-    expect(await crm.textContent()).toContain(hl.id);
+    await crm.locator('[data-status="delivered"]').nth(4).waitFor();
+    expect(await crm.locator("li").count()).toBe(5);
+    for (const id of [hs.id, hl.id, sf.Id, zl.id]) expect(await crm.textContent()).toContain(id);
     await dash.close();
     await context.close();
   });

@@ -172,14 +172,25 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     tag: "Destinations",
     summary: "Create a destination for a location or a site",
     description:
-      "What is sent: the contact basics (email, first and last name, phone, company) and the form fields that have a field mapping, transformed; unmapped form fields are not sent to CRMs (a webhook receives every captured field). A required mapping without a value fails that lead's delivery with the reason. Secrets are never returned; a webhook's generated signing secret is in this answer only.",
+      "What is sent: the contact basics (email, first and last name, phone, company) and the form fields that have a field mapping, transformed; unmapped form fields are not sent to CRMs (a webhook receives every captured field). A required mapping without a value fails that lead's delivery with the reason. Which changes are sent is the destination's deliveryPolicy: submitted leads only unless said otherwise (qualified: also leads not yet submitted at or above minQuality; all: every change); a lead that qualifies later is delivered then, with everything gathered so far. Secrets are never returned; a webhook's generated signing secret is in this answer only. Kinds and their config and secret: GET /v1/destination-kinds (salesforce and zoho take a JSON secret with their OAuth credentials).",
     body: "DestinationCreate",
     response: "DestinationCreated",
     status: 201,
     agencyOnly: true,
   },
   { method: "get", path: "/destinations/{destinationId}", tag: "Destinations", summary: "Read a destination", response: "Destination", status: 200 },
-  { method: "patch", path: "/destinations/{destinationId}", tag: "Destinations", summary: "Update a destination (a new secret replaces the old)", body: "DestinationPatch", response: "Destination", status: 200, agencyOnly: true },
+  {
+    method: "patch",
+    path: "/destinations/{destinationId}",
+    tag: "Destinations",
+    summary: "Update a destination (a new secret replaces the old)",
+    description:
+      "A changed deliveryPolicy, minQuality or sendPartial applies from each pending delivery's next attempt (within seconds): deliveries still waiting for a retry are decided again under the new policy, a lead it no longer takes is held and one it now takes goes. Leads held earlier that are no longer pending are not swept: each goes with its next change, or at once with POST /v1/leads/{leadId}/sync. Deliveries already made stay made.",
+    body: "DestinationPatch",
+    response: "Destination",
+    status: 200,
+    agencyOnly: true,
+  },
   { method: "delete", path: "/destinations/{destinationId}", tag: "Destinations", summary: "Delete a destination", response: "Deleted", status: 200, agencyOnly: true },
   { method: "post", path: "/destinations/{destinationId}/replay", tag: "Destinations", summary: "Replay the destination's dead-lettered and failed deliveries", response: "Replayed", status: 202, agencyOnly: true },
   {

@@ -289,7 +289,15 @@ export const destinations = mysqlTable(
     kind: varchar("kind", { length: 32 }).notNull(),
     name: varchar("name", { length: 255 }).notNull(),
     enabled: boolean("enabled").notNull().default(true),
-    /** Partial leads (an email typed, no submission yet) are held back unless this is set. */
+    /**
+     * Which lead changes are delivered (crm/policy.ts): `submitted` (submitted leads only; the default), `qualified`
+     * (submitted leads, and others at or above `min_quality`) or `all` (every change). Destinations made before
+     * policies existed were set to `all` by drizzle/0015, keeping `send_partial` as it was.
+     */
+    deliveryPolicy: varchar("delivery_policy", { length: 16 }).notNull().default("submitted"),
+    /** The lowest quality (low, medium, high) a lead not yet submitted needs under the `qualified` policy. */
+    minQuality: varchar("min_quality", { length: 8 }).notNull().default("medium"),
+    /** Under the `all` policy: whether partial leads (an email typed, no submission yet) go too. */
     sendPartial: boolean("send_partial").notNull().default(false),
     config: json("config").$type<Record<string, unknown>>().notNull().default({}),
     secretEnc: text("secret_enc"),

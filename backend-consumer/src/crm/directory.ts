@@ -7,6 +7,7 @@ import type { ConfigDb } from "../config/db.ts";
 import { destinations, fieldMappings, fields, forms, sites } from "../config/schema.ts";
 import type { Connector } from "./connectors/types.ts";
 import type { FieldMapping } from "./mapping.ts";
+import { policyOf, takesPartial, type PolicySettings } from "./policy.ts";
 import type { SecretBox } from "./secret-box.ts";
 
 export interface ResolvedDestination {
@@ -14,7 +15,10 @@ export interface ResolvedDestination {
   tenantId: string;
   kind: string;
   name: string;
+  /** Whether partial leads go to it under its policy (what the lead API's `held` reads). */
   sendPartial: boolean;
+  /** Its delivery policy (policy.ts); absent: `all` with `sendPartial`, as before policies. */
+  policy?: PolicySettings;
   config: Record<string, unknown>;
   secret: string | null;
   connector: Connector;
@@ -80,7 +84,8 @@ export class DestinationDirectory {
           continue;
         }
       }
-      resolved.push({ id: row.id, tenantId: row.tenantId, kind: row.kind, name: row.name, sendPartial: row.sendPartial, config: connector.configSchema.parse(row.config ?? {}), secret, connector });
+      const policy = policyOf(row);
+      resolved.push({ id: row.id, tenantId: row.tenantId, kind: row.kind, name: row.name, sendPartial: takesPartial(policy), policy, config: connector.configSchema.parse(row.config ?? {}), secret, connector });
     }
     const mappings = await this.#db
       .select({ fieldName: fields.name, targetEntity: fieldMappings.targetEntity, targetField: fieldMappings.targetField, transform: fieldMappings.transform, required: fieldMappings.required })

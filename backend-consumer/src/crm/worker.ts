@@ -21,6 +21,7 @@ import type { ConnectionProvider, DeliveryItem, DestinationContext, ErasureResul
 import type { DestinationDirectory, ResolvedDestination } from "./directory.ts";
 import { nextProgress, planErasure, summarizeErasure, type ErasureOutcome, type ErasureOutcomeKind, type ErasureProgress } from "./erasure.ts";
 import { mapLead, MappingFailed } from "./mapping.ts";
+import { takesLead } from "./policy.ts";
 import { DELIVERY_STATUS, isErasure, LEAD_OUTBOX, outboxSignal, type OutboxEntry } from "./outbox.ts";
 
 export { DELIVERY_STATUS };
@@ -262,7 +263,9 @@ export class DeliveryWorker {
               const version = lead ? ((lead as { v?: number }).v ?? 1) : entry.want;
               if (!lead && !(entry.deleted && dest.connector.sendsDeletes)) continue;
               if (status && status.done >= version) continue;
-              if (lead && lead.status === "partial" && !dest.sendPartial) continue;
+              // the destination's delivery policy (policy.ts), decided at every attempt: a lead it does not take yet is
+              // held (no status written), and goes with the change that makes it qualify
+              if (lead && !takesLead(lead, dest.policy ?? { policy: "all", minQuality: "medium", sendPartial: dest.sendPartial })) continue;
               if (status && status.tried >= version && (status.status === "dead" || (status.status === "failed" && !status.retryable))) continue;
               const notBefore = Math.max(status?.nextAt?.getTime() ?? 0, paused);
               if (notBefore > now.getTime()) {

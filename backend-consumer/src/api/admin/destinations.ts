@@ -14,6 +14,7 @@ import { createdFields, deletedFields, diffFields, MASK, maskDeep, writeAudit } 
 import type { Connector } from "../../crm/connectors/types.ts";
 import type { DestinationDirectory } from "../../crm/directory.ts";
 import { enqueueLeads } from "../../crm/outbox.ts";
+import { DELIVERY_POLICIES, QUALITIES, requestedPolicy } from "../../crm/policy.ts";
 import type { SecretBox } from "../../crm/secret-box.ts";
 import { DELIVERY_STATUS, type DeliveryStatusDocument } from "../../crm/worker.ts";
 import type { AuthEnv, Principal } from "../auth.ts";
@@ -32,6 +33,12 @@ export interface CrmAdminDeps {
 
 const text = (max: number) => z.string().trim().min(1).max(max);
 
+const POLICY_TEXT =
+  "Which lead changes are sent. submitted: submitted leads only (the default); qualified: submitted leads, and leads not yet submitted whose quality is at least minQuality (low: identified by an email, medium: partial, an email typed in a form); all: every change of every lead (partial leads only with sendPartial). A lead that qualifies later is delivered then, with everything gathered so far. A change applies from each pending delivery's next attempt: pending ones are decided again then; leads held earlier go with their next change or POST /v1/leads/{leadId}/sync. Destinations made before policies existed are `all`, with sendPartial as it was.";
+const policySchema = z.enum(DELIVERY_POLICIES).describe(POLICY_TEXT);
+const minQualitySchema = z.enum(QUALITIES).describe("Under the qualified policy: the lowest quality of a lead not yet submitted that is sent (default medium).");
+const sendPartialSchema = z.boolean().describe("Under the all policy: also deliver partial leads (an email typed, no submission yet). On creation without deliveryPolicy, giving it asks for the all policy (how destinations worked before policies).");
+
 export const destinationCreateSchema = z.strictObject({
   kind: text(32).describe("webhook, highlevel, hubspot, … (GET /v1/destination-kinds)"),
   name: text(255),
@@ -40,7 +47,9 @@ export const destinationCreateSchema = z.strictObject({
   config: z.record(z.string(), z.unknown()).default({}).describe("The kind's settings (not secret), e.g. { url } for a webhook."),
   secret: z.string().min(1).max(2000).optional().describe("Token or signing secret; never returned."),
   enabled: z.boolean().default(true),
-  sendPartial: z.boolean().default(false).describe("Also deliver partial leads (an email typed, no submission yet)."),
+  deliveryPolicy: policySchema.optional(),
+  minQuality: minQualitySchema.optional(),
+  sendPartial: sendPartialSchema.optional(),
 });
 export const destinationPatchSchema = z
   .strictObject({
@@ -48,7 +57,9 @@ export const destinationPatchSchema = z
     config: z.record(z.string(), z.unknown()),
     secret: z.string().min(1).max(2000),
     enabled: z.boolean(),
-    sendPartial: z.boolean(),
+    deliveryPolicy: policySchema,
+    minQuality: minQualitySchema,
+    sendPartial: sendPartialSchema,
   })
   .partial()
   .refine((b) => Object.keys(b).length > 0, "Send at least one field.");
@@ -60,7 +71,9 @@ export const destinationOutSchema = z.object({
   locationId: z.string().nullable(),
   siteId: z.string().nullable(),
   enabled: z.boolean(),
-  sendPartial: z.boolean(),
+  deliveryPolicy: policySchema,
+  minQuality: minQualitySchema,
+  sendPartial: z.boolean().describe("Under the all policy: whether partial leads go too."),
   config: z.record(z.string(), z.unknown()),
   hasSecret: z.boolean(),
   createdAt: z.iso.datetime(),
@@ -76,6 +89,8 @@ const out = (r: Row): z.infer<typeof destinationOutSchema> => ({
   locationId: r.locationId,
   siteId: r.siteId,
   enabled: r.enabled,
+  deliveryPolicy: (DELIVERY_POLICIES as readonly string[]).includes(r.deliveryPolicy) ? (r.deliveryPolicy as (typeof DELIVERY_POLICIES)[number]) : "submitted",
+  minQuality: (QUALITIES as readonly string[]).includes(r.minQuality) ? (r.minQuality as (typeof QUALITIES)[number]) : "medium",
   sendPartial: r.sendPartial,
   config: (r.config ?? {}) as Record<string, unknown>,
   hasSecret: Boolean(r.secretEnc),
@@ -100,7 +115,7 @@ async function destinationLocation(db: Reader, row: Pick<Row, "locationId" | "si
  * A destination's fields as the trail records them: never the secret (only whether one is set) and its config with
  * any secret-looking key masked.
  */
-const auditedFields = (r: { kind?: string; name?: string; locationId?: string | null; siteId?: string | null; enabled?: boolean; sendPartial?: boolean; config?: unknown }) => ({
+const auditedFields = (r: { kind?: string; name?: string; locationId?: string | null; siteId?: string | null; enabled?: boolean; deliveryPolicy?: string; minQuality?: string; sendPartial?: boolean; config?: unknown }) => ({
   ...r,
   ...(r.config !== undefined ? { config: maskDeep(r.config) } : {}),
 });
@@ -156,6 +171,7 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
     if (body.siteId) await findSite(db, p, body.siteId);
     const { config, secret } = checked(body.kind, body.config, body.secret, true);
     const id = crypto.randomUUID();
+    const policy = requestedPolicy(body);
     const values = {
       id,
       tenantId: p.tenantId,
@@ -164,7 +180,9 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
       kind: body.kind,
       name: body.name,
       enabled: body.enabled,
-      sendPartial: body.sendPartial,
+      deliveryPolicy: policy.policy,
+      minQuality: policy.minQuality,
+      sendPartial: policy.sendPartial,
       config,
       secretEnc: secret ? deps.box.seal(secret, id) : null,
     };
@@ -192,6 +210,8 @@ export function registerDestinationRoutes(app: Hono<AuthEnv>, db: ConfigDb, deps
     const set = {
       ...(body.name !== undefined ? { name: body.name } : {}),
       ...(body.enabled !== undefined ? { enabled: body.enabled } : {}),
+      ...(body.deliveryPolicy !== undefined ? { deliveryPolicy: body.deliveryPolicy } : {}),
+      ...(body.minQuality !== undefined ? { minQuality: body.minQuality } : {}),
       ...(body.sendPartial !== undefined ? { sendPartial: body.sendPartial } : {}),
       config,
       ...(secret !== undefined ? { secretEnc: deps.box.seal(secret, row.id) } : {}),

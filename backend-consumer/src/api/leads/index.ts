@@ -34,13 +34,14 @@ import {
 import { leadTimeline } from "./timeline.ts";
 import type { DestinationDirectory } from "../../crm/directory.ts";
 import { enqueueDeletedLead, enqueueLeads } from "../../crm/outbox.ts";
+import { takesLead } from "../../crm/policy.ts";
 import { DELIVERY_STATUS, statusId, type DeliveryStatusDocument } from "../../crm/worker.ts";
 
 export interface LeadSync {
   destinationId: string;
   kind: string;
   name: string;
-  /** held: a partial lead this destination does not take (yet); pending: not delivered in its current version. */
+  /** held: a lead this destination's policy does not take (yet); pending: not delivered in its current version. */
   status: "pending" | "delivered" | "failed" | "dead" | "held";
   externalId: string | null;
   error: string | null;
@@ -118,7 +119,8 @@ export function registerLeadRoutes(app: Hono<AuthEnv>, deps: { db: Db; configDb:
     const version = (lead as { v?: number }).v ?? 1;
     return routing.destinations.map((d) => {
       const s = known.get(d.id);
-      const held = lead.status === "partial" && !d.sendPartial && !(s && s.done > 0);
+      // not delivered yet, and not taken by the destination's policy in its present state (it goes when it qualifies)
+      const held = !(s && s.done > 0) && !takesLead(lead, d.policy ?? { policy: "all", minQuality: "medium", sendPartial: d.sendPartial });
       return {
         destinationId: d.id,
         kind: d.kind,
