@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
- * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest, sdk, stats, dashboard, crm, erase).
+ * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest,
+ * ingest-cpu, sdk, sdk-page, stats, dashboard, crm, erase).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -12,6 +13,8 @@ import { dashboardBudgets } from "./dashboard.ts";
 import { drainThroughput } from "./drain-throughput.ts";
 import { eraseBench } from "./erase.ts";
 import { ingestThroughput } from "./ingest.ts";
+import { ingestCpuAsWorkerd } from "./ingest-cpu.ts";
+import { sdkPage } from "./sdk-page.ts";
 import { sdkSize } from "./sdk-size.ts";
 import { statsQueries } from "./stats-query.ts";
 import { e2eLatency } from "./e2e-latency.ts";
@@ -22,7 +25,9 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   config: () => configPropagation(),
   drain: () => drainThroughput(),
   ingest: () => ingestThroughput(),
+  "ingest-cpu": async () => ingestCpuAsWorkerd(),
   sdk: () => sdkSize(),
+  "sdk-page": () => sdkPage(),
   stats: () => statsQueries(),
   dashboard: () => dashboardBudgets(),
   crm: () => crmDelivery(),

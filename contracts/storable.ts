@@ -28,30 +28,65 @@ function keyProblem(key: string): UnstorableReason | undefined {
   return undefined;
 }
 
+/** A step on the way down to a node: its parent's crumb and its key (or array index). Paths are built only on failure. */
+interface Crumb {
+  up: Crumb | undefined;
+  key: string | number;
+}
+
+/** The dotted path of a crumb: `a.b[2].c`, as the walk reports it. */
+function pathOf(crumb: Crumb | undefined): string {
+  const keys: (string | number)[] = [];
+  for (let c = crumb; c; c = c.up) keys.push(c.key);
+  let path = "";
+  for (let i = keys.length - 1; i >= 0; i--) {
+    const key = keys[i]!;
+    path = typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+  }
+  return path;
+}
+
 /**
  * The first reason `value` cannot be stored as it is, or undefined. Walks iteratively and never below
  * `maxDepth`, so a value nested thousands of levels deep costs at most `maxDepth` levels of work per branch.
  * `deep: "ignore"` skips what lies below `maxDepth` instead of refusing it (for callers that drop it anyway).
+ * Depth first, last child first; only objects and arrays are stacked, and the path of a node is spelled out only
+ * when it is reported (this runs on every event at the edge and in the drain).
  */
 export function findUnstorable(value: unknown, opts: { maxDepth?: number; deep?: "refuse" | "ignore" } = {}): Unstorable | undefined {
   const maxDepth = opts.maxDepth ?? MAX_NESTING_DEPTH;
-  const stack: [unknown, number, string][] = [[value, 1, ""]];
-  while (stack.length) {
-    const [node, depth, path] = stack.pop()!;
-    if (node === null || typeof node !== "object") continue;
+  if (value === null || typeof value !== "object") return undefined;
+  const nodes: object[] = [value];
+  const depths: number[] = [1];
+  const crumbs: (Crumb | undefined)[] = [undefined];
+  while (nodes.length) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
+    const crumb = crumbs.pop();
     if (depth > maxDepth) {
       if (opts.deep === "ignore") continue;
-      return { reason: "too_deep", path };
+      return { reason: "too_deep", path: pathOf(crumb) };
     }
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) stack.push([node[i], depth + 1, `${path}[${i}]`]);
+      for (let i = 0; i < node.length; i++) {
+        const child: unknown = node[i];
+        if (child === null || typeof child !== "object") continue;
+        nodes.push(child);
+        depths.push(depth + 1);
+        crumbs.push({ up: crumb, key: i });
+      }
       continue;
     }
-    for (const [key, child] of Object.entries(node)) {
-      const where = path ? `${path}.${key}` : key;
+    const keys = Object.keys(node);
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
       const problem = keyProblem(key);
-      if (problem) return { reason: problem, path: where.replaceAll("\u0000", "\\u0000").slice(0, 300) };
-      stack.push([child, depth + 1, where]);
+      if (problem) return { reason: problem, path: pathOf({ up: crumb, key }).replaceAll("\u0000", "\\u0000").slice(0, 300) };
+      const child: unknown = (node as Record<string, unknown>)[key];
+      if (child === null || typeof child !== "object") continue;
+      nodes.push(child);
+      depths.push(depth + 1);
+      crumbs.push({ up: crumb, key });
     }
   }
   return undefined;

@@ -201,12 +201,14 @@ async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind:
   }
   // Sessions and leads from every stored event, new or redelivered: those writes are idempotent themselves.
   const stored = docs.filter((_, i) => !refused.has(owner[i]!));
-  // Leads read their session's attribution, so sessions go first; the rollups depend on neither.
+  // Leads read their session's attribution, so sessions go first (applyLeads waits for them); the rollups depend on
+  // neither.
+  const sessions = applySessions(db, stored, new Date(), timezones);
   const settled = await Promise.allSettled([
-    // every lead the events touched goes into the delivery outbox, on every delivery of the message (see crm/outbox.ts)
-    applySessions(db, stored, new Date(), timezones)
-      .then(() => applyLeads(db, stored))
-      .then((leadIds) => enqueueLeads(db, leadIds)),
+    sessions,
+    // every lead the events touched goes into the delivery outbox, on every delivery of the message (see crm/outbox.ts);
+    // lead keys are resolved meanwhile, the leads merged once the sessions are written
+    applyLeads(db, stored, sessions).then((leadIds) => enqueueLeads(db, leadIds)),
     applyEventRollups(db, items, docs, owner, result.duplicateIndexes, refused),
     recordSiteActivity(db, stored),
   ]);

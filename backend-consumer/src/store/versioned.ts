@@ -24,14 +24,22 @@ const MAX_ROUNDS = 20;
 /** The index every versioned collection needs. */
 export const VERSION_INDEX = { key: { _id: 1, v: 1 }, name: "id_version", unique: true } as const;
 
+/**
+ * `known`: documents the caller read already (null: known not to exist), used instead of a read in the first round.
+ * They may be stale: every write is conditioned on the version it was planned from (an insert on the id being
+ * free), so a stale one only costs a second round, which reads afresh.
+ */
 export async function applyVersioned<D extends Versioned, I>(
   collection: Collection<D>,
   items: Map<string, I>,
   plan: (current: D | null, item: I, id: string) => Step<D>,
+  known?: Map<string, D | null>,
 ): Promise<void> {
   let pending = [...items.keys()];
   for (let round = 0; round < MAX_ROUNDS && pending.length > 0; round++) {
-    const current = new Map((await collection.find({ _id: { $in: pending } } as never).toArray()).map((d) => [d._id as string, d as D]));
+    const toRead = round === 0 && known ? pending.filter((id) => !known.has(id)) : pending;
+    const current = new Map(toRead.length ? (await collection.find({ _id: { $in: toRead } } as never).toArray()).map((d) => [d._id as string, d as D]) : []);
+    if (round === 0 && known) for (const id of pending) if (known.get(id)) current.set(id, known.get(id)!);
     const ops: AnyBulkWriteOperation<D>[] = [];
     const ids: string[] = [];
     for (const id of pending) {

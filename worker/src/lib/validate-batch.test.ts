@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { eventSchema, MAX_EVENT_BYTES } from "#contracts";
 import { validateBatch, withTrustedTimes } from "./validate-batch.ts";
 
 const event = (o: Record<string, unknown> = {}) => ({
@@ -31,6 +32,34 @@ describe("validateBatch", () => {
   it("strips unknown top-level keys instead of passing them downstream", () => {
     const verdict = validateBatch([event({ injected: { $where: "1" } })]);
     expect(verdict.accepted[0]).not.toHaveProperty("injected");
+  });
+});
+
+describe("validateBatch: the per-event size limit is exact (MAX_EVENT_BYTES of UTF-8 of the stored JSON)", () => {
+  const encoder = new TextEncoder();
+  const exactBytes = (e: unknown) => encoder.encode(JSON.stringify(e)).byteLength;
+  // multi-byte characters, escapes (control characters, quotes, lone surrogates), and numbers whose JSON is longer
+  // than the text they were sent as: each is judged by the bytes of what would be stored
+  const fillers: [string, (n: number) => Record<string, unknown>][] = [
+    ["ascii", (n) => ({ props: { s: "a".repeat(n) } })],
+    ["two-byte", (n) => ({ props: { s: "é".repeat(n) } })],
+    ["emoji", (n) => ({ props: { s: "😀".repeat(n) } })],
+    ["escaped", (n) => ({ props: { s: "\u0001\"".repeat(n) } })],
+    ["lone surrogates", (n) => ({ props: { s: "\ud800".repeat(n) } })],
+    ["numbers", (n) => ({ props: { xs: Array.from({ length: n }, () => 1e20) } })],
+    ["form fields", (n) => ({ type: "form_submission", form: { formId: "f", fields: Object.fromEntries(Array.from({ length: n }, (_, i) => [`field_${i}`, "v"])) } })],
+  ];
+  it.each(fillers)("%s, just under and just over the limit", (_name, fill) => {
+    let judged = { over: 0, under: 0 };
+    for (let n = 1; n < 40_000; n = Math.ceil(n * 1.01) + 1) {
+      const e = JSON.parse(JSON.stringify(event(fill(n)))) as Record<string, unknown>;
+      const over = exactBytes(eventSchema.parse(e)) > MAX_EVENT_BYTES;
+      expect(validateBatch([e]).rejected.map((r) => r.reason)).toEqual(over ? ["too_large"] : []);
+      judged = { over: judged.over + (over ? 1 : 0), under: judged.under + (over ? 0 : 1) };
+      if (exactBytes(e) > 2 * MAX_EVENT_BYTES) break;
+    }
+    expect(judged.over).toBeGreaterThan(0);
+    expect(judged.under).toBeGreaterThan(0);
   });
 });
 
