@@ -21,6 +21,7 @@ import { erasePerson, PRIVACY_REQUESTS, receiptOf, type EraseRequestDocument } f
 import { exportPerson } from "../privacy/export.ts";
 import { subjectHash, subjectOf, subjectQuerySchema } from "../privacy/subject.ts";
 import { SUPPRESSIONS, suppressionId, type SuppressionDocument } from "../privacy/suppression.ts";
+import { auditBase } from "./admin/audited.ts";
 import { readBody } from "./admin/body.ts";
 import { ApiError, NotFound, toValidationIssues, ValidationFailed } from "./admin/errors.ts";
 import type { AuthEnv, Principal } from "./auth.ts";
@@ -94,8 +95,6 @@ function person(input: Record<string, unknown>) {
   return subjectOf(parsed.data);
 }
 
-const actorOf = (p: Principal) => ({ userId: p.userId, role: p.role });
-const requestIdOf = (c: Context): string | null => c.res.headers.get("x-request-id") ?? c.req.header("cf-ray") ?? null;
 /** The location an entry concerns: the one location every site belongs to, if there is one. */
 const locationOf = (scope: ScopedSite[]): string | null => (new Set(scope.map((s) => s.locationId)).size === 1 ? scope[0]!.locationId : null);
 
@@ -104,37 +103,26 @@ export function registerPrivacyRoutes(app: Hono<AuthEnv>, deps: PrivacyDeps): vo
     if (!deps.key) throw new ApiError(503, "privacy_not_configured", "Set PRIVACY_HASH_KEY to use the privacy API.");
     return deps.key;
   };
+  /** The person a request names, the caller's sites it covers, and the person's keyed hash. */
+  const personIn = async (c: Context<AuthEnv>, input: z.output<typeof personSchema>) => {
+    const k = key();
+    const subject = person(input);
+    const scope = await scopedSites(deps.configDb, c.get("principal"), input);
+    return { k, subject, scope, hash: subjectHash(k, subject) };
+  };
+  /** An audit entry about the person, under their hash. */
+  const auditPerson = (c: Context<AuthEnv>, scope: ScopedSite[], action: string, hash: string, meta: Record<string, unknown> = { sites: scope.map((s) => s.siteId) }) =>
+    writeAudit(deps.configDb, { ...auditBase(c), locationId: locationOf(scope), action, targetType: "person", targetId: hash, meta });
 
   app.post("/privacy/erase", async (c) => {
-    const k = key();
+    key();
     const p = c.get("principal");
-    const body = await readBody(c, personSchema);
-    const subject = person(body);
-    const scope = await scopedSites(deps.configDb, p, body);
-    const hash = subjectHash(k, subject);
+    const { k, subject, scope, hash } = await personIn(c, await readBody(c, personSchema));
     // the request is on record before anything is removed
-    await writeAudit(deps.configDb, {
-      tenantId: p.tenantId,
-      locationId: locationOf(scope),
-      actor: actorOf(p),
-      action: "privacy.erase",
-      targetType: "person",
-      targetId: hash,
-      meta: { sites: scope.map((s) => s.siteId) },
-      requestId: requestIdOf(c),
-    });
-    const receipt = await erasePerson({ db: deps.db, key: k, ...(deps.settleMs !== undefined ? { settleMs: deps.settleMs } : {}), ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}) }, { tenantId: p.tenantId, subject, sites: scope, actor: actorOf(p) });
+    await auditPerson(c, scope, "privacy.erase", hash);
+    const receipt = await erasePerson({ db: deps.db, key: k, ...(deps.settleMs !== undefined ? { settleMs: deps.settleMs } : {}), ...(deps.leaseMs !== undefined ? { leaseMs: deps.leaseMs } : {}) }, { tenantId: p.tenantId, subject, sites: scope, actor: auditBase(c).actor });
     if (receipt.state === "done") {
-      await writeAudit(deps.configDb, {
-        tenantId: p.tenantId,
-        locationId: locationOf(scope),
-        actor: actorOf(p),
-        action: "privacy.erase.done",
-        targetType: "person",
-        targetId: hash,
-        meta: { receiptId: receipt.receiptId, removed: receipt.removed },
-        requestId: requestIdOf(c),
-      });
+      await auditPerson(c, scope, "privacy.erase.done", hash, { receiptId: receipt.receiptId, removed: receipt.removed });
     }
     return c.json(receipt, receipt.state === "done" ? 200 : 202);
   });
@@ -148,23 +136,11 @@ export function registerPrivacyRoutes(app: Hono<AuthEnv>, deps: PrivacyDeps): vo
   });
 
   app.get("/privacy/export", async (c) => {
-    const k = key();
-    const p = c.get("principal");
+    key(); // a 503 naming the variable comes before any 400
     const query = personSchema.safeParse(c.req.query());
     if (!query.success) throw ValidationFailed(toValidationIssues(query.error.issues));
-    const subject = person(query.data);
-    const scope = await scopedSites(deps.configDb, p, query.data);
-    const hash = subjectHash(k, subject);
-    await writeAudit(deps.configDb, {
-      tenantId: p.tenantId,
-      locationId: locationOf(scope),
-      actor: actorOf(p),
-      action: "privacy.export",
-      targetType: "person",
-      targetId: hash,
-      meta: { sites: scope.map((s) => s.siteId) },
-      requestId: requestIdOf(c),
-    });
+    const { subject, scope, hash } = await personIn(c, query.data);
+    await auditPerson(c, scope, "privacy.export", hash);
     const stream = await exportPerson(deps.db, subject, hash, scope.map((s) => s.siteId));
     return c.body(stream, 200, { "content-type": "application/json; charset=utf-8", "content-disposition": 'attachment; filename="person.json"', "cache-control": "no-store" });
   });
@@ -184,22 +160,9 @@ export function registerPrivacyRoutes(app: Hono<AuthEnv>, deps: PrivacyDeps): vo
   });
 
   app.delete("/privacy/suppressions", async (c) => {
-    const k = key();
-    const p = c.get("principal");
-    const body = await readBody(c, personSchema);
-    const subject = person(body);
-    const scope = await scopedSites(deps.configDb, p, body);
-    const hash = subjectHash(k, subject);
-    await writeAudit(deps.configDb, {
-      tenantId: p.tenantId,
-      locationId: locationOf(scope),
-      actor: actorOf(p),
-      action: "privacy.unsuppress",
-      targetType: "person",
-      targetId: hash,
-      meta: { sites: scope.map((s) => s.siteId) },
-      requestId: requestIdOf(c),
-    });
+    key();
+    const { scope, hash } = await personIn(c, await readBody(c, personSchema));
+    await auditPerson(c, scope, "privacy.unsuppress", hash);
     const res = await deps.db.collection<SuppressionDocument>(SUPPRESSIONS).deleteMany({ _id: { $in: scope.map((s) => suppressionId(s.siteId, hash)) } });
     return c.json({ subject: hash, removed: res.deletedCount });
   });
