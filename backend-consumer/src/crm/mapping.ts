@@ -65,3 +65,24 @@ export function mapLead(lead: LeadDocument, mappings: FieldMapping[]): MappedCon
   if (problems.length) throw new MappingFailed(problems.join("; "));
   return out;
 }
+
+/**
+ * A mapped contact in a CRM's own field names: `names` renames product fields, `custom.<key>` becomes `<key>`, and
+ * a full name with no first or last part filled splits into the CRM's first and last name fields (a single word
+ * goes to `name.single`).
+ */
+export function crmFields(contact: MappedContact, names: Partial<Record<string, string>>, name: { first: string; last: string; single: "first" | "last" }): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, value] of Object.entries(contact)) {
+    if (field.startsWith("custom.")) out[field.slice("custom.".length)] = value;
+    else if (names[field]) out[names[field]] = value;
+  }
+  if (contact.name && !out[name.first] && !out[name.last]) {
+    const [first = "", ...rest] = contact.name.trim().split(/\s+/);
+    if (rest.length) {
+      out[name.first] = first;
+      out[name.last] = rest.join(" ");
+    } else out[name[name.single]] = first;
+  }
+  return out;
+}

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { erasureFailureOf, erasureNetworkFailure, failureOf, networkFailure, timedFetch, type Connector, type ErasureResult, type ItemResult } from "./types.ts";
+import { crmFields } from "../mapping.ts";
 
 const PROPERTY_OF: Record<string, string> = {
   email: "email",
@@ -27,18 +28,8 @@ const PROPERTY_OF: Record<string, string> = {
 };
 
 export function hubspotProperties(contact: Record<string, string>): Record<string, string> {
-  const properties: Record<string, string> = {};
-  for (const [field, value] of Object.entries(contact)) {
-    if (field.startsWith("custom.")) properties[field.slice("custom.".length)] = value;
-    else if (PROPERTY_OF[field]) properties[PROPERTY_OF[field]] = value;
-  }
   // HubSpot has no full-name property: a name without first/last parts fills them
-  if (contact.name && !properties.firstname && !properties.lastname) {
-    const [first, ...rest] = contact.name.trim().split(/\s+/);
-    properties.firstname = first ?? "";
-    if (rest.length) properties.lastname = rest.join(" ");
-  }
-  return properties;
+  return crmFields(contact, PROPERTY_OF, { first: "firstname", last: "lastname", single: "first" });
 }
 
 interface UpsertAnswer {

@@ -36,6 +36,7 @@ import { SignJWT } from "jose";
 import { z } from "zod";
 import { TokenCache, TokenError, type AccessToken } from "../oauth-tokens.ts";
 import { erasureFailureOf, erasureNetworkFailure, failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem, type DestinationContext, type ErasureResult, type ItemResult } from "./types.ts";
+import { crmFields } from "../mapping.ts";
 
 const LEAD_FIELDS: Record<string, string> = {
   email: "Email",
@@ -154,19 +155,8 @@ async function requestToken(destination: DestinationContext, config: Config): Pr
 /** The record of one lead: our lead id in the external id field, mapped fields, required fields filled. */
 export function salesforceRecord(item: Pick<DeliveryItem, "leadId" | "contact">, config: Pick<Config, "sobject" | "externalIdField" | "placeholder">): Record<string, unknown> {
   const names = config.sobject === "Contact" ? CONTACT_FIELDS : LEAD_FIELDS;
-  const record: Record<string, unknown> = { attributes: { type: config.sobject } };
-  for (const [field, value] of Object.entries(item.contact)) {
-    if (field.startsWith("custom.")) record[field.slice("custom.".length)] = value;
-    else if (names[field]) record[names[field]] = value;
-  }
   // no full-name field: a name without first/last parts fills them
-  if (item.contact.name && !record.FirstName && !record.LastName) {
-    const [first, ...rest] = item.contact.name.trim().split(/\s+/);
-    if (rest.length) {
-      record.FirstName = first;
-      record.LastName = rest.join(" ");
-    } else record.LastName = first;
-  }
+  const record: Record<string, unknown> = { attributes: { type: config.sobject }, ...crmFields(item.contact, names, { first: "FirstName", last: "LastName", single: "last" }) };
   for (const field of REQUIRED[config.sobject] ?? []) if (!record[field]) record[field] = config.placeholder;
   record[config.externalIdField] = item.leadId;
   return record;

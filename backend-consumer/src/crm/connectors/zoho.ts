@@ -30,6 +30,7 @@
 import { z } from "zod";
 import { TokenCache, TokenError, refreshAtFor, type AccessToken } from "../oauth-tokens.ts";
 import { erasureFailureOf, erasureNetworkFailure, failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem, type DestinationContext, type ErasureResult, type ItemResult } from "./types.ts";
+import { crmFields } from "../mapping.ts";
 
 export const ZOHO_LOCATIONS = ["com", "eu", "in", "com.au", "jp", "ca"] as const;
 export type ZohoLocation = (typeof ZOHO_LOCATIONS)[number];
@@ -123,18 +124,7 @@ async function requestToken(destination: DestinationContext, config: Config): Pr
 /** The record of one lead: mapped fields, Last_Name filled, our lead id when a field holds it. */
 export function zohoRecord(item: Pick<DeliveryItem, "leadId" | "contact">, config: Pick<Config, "module" | "leadIdField" | "placeholder">): Record<string, unknown> {
   const names = config.module === "Contacts" ? CONTACT_FIELDS : FIELDS;
-  const record: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(item.contact)) {
-    if (field.startsWith("custom.")) record[field.slice("custom.".length)] = value;
-    else if (names[field]) record[names[field]] = value;
-  }
-  if (item.contact.name && !record.First_Name && !record.Last_Name) {
-    const [first, ...rest] = item.contact.name.trim().split(/\s+/);
-    if (rest.length) {
-      record.First_Name = first;
-      record.Last_Name = rest.join(" ");
-    } else record.Last_Name = first;
-  }
+  const record: Record<string, unknown> = crmFields(item.contact, names, { first: "First_Name", last: "Last_Name", single: "last" });
   if (!record.Last_Name) record.Last_Name = config.placeholder;
   if (config.leadIdField) record[config.leadIdField] = item.leadId;
   return record;
