@@ -18,16 +18,14 @@
  * only the setups whose label contains it), BENCH_INGEST_MEMORY_QUEUE=1 (adds a diagnostic setup with the queue in
  * isolate memory too).
  */
-import { spawn } from "node:child_process";
-import { createWriteStream, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { configKey, type SiteConfig } from "#contracts";
 import { KvClient } from "../backend-consumer/src/config/kv-client.ts";
-import { startEdge, writeSidecarConfig, writeWorkerConfig, type EdgeHandle, type EdgeOptions } from "../scripts/lib/edge.ts";
-import { DATA_DIR, ROOT, toolEnv } from "../scripts/lib/paths.ts";
-import { answersOk, waitForPort, waitUntil } from "../scripts/lib/process.ts";
+import { startEdge, type EdgeHandle, type EdgeOptions } from "../scripts/lib/edge.ts";
+import { DATA_DIR, ROOT } from "../scripts/lib/paths.ts";
 import { BENCH_PORTS } from "./e2e-latency.ts";
 import { percentile, spread, type BenchResult } from "./stats.ts";
 
@@ -82,36 +80,6 @@ export async function ackingBackend(port: number): Promise<Server> {
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   return server;
-}
-
-/** `startEdge` with another entry for the edge Worker (scripts/lib/edge.ts builds the same configs). */
-async function startEdgeWithMain(opts: EdgeOptions, main: string, vars: Record<string, string> = {}): Promise<EdgeHandle> {
-  const sidecarConfig = writeSidecarConfig(opts);
-  const workerConfig = writeWorkerConfig(opts);
-  let toml = readFileSync(workerConfig, "utf8").replace(/^main = .*$/m, `main = ${JSON.stringify(main)}`);
-  for (const [name, value] of Object.entries(vars)) toml = toml.replace(/^\[vars\]$/m, `[vars]\n${name} = ${JSON.stringify(value)}`);
-  writeFileSync(workerConfig, toml);
-  const args = ["dev", "-c", sidecarConfig, "-c", workerConfig, "--ip", "127.0.0.1", "--port", String(opts.port), "--persist-to", join(opts.dataDir, "wrangler"), "--show-interactive-dev-session=false", "--log-level", "warn"];
-  const log = createWriteStream(join(opts.dataDir, "edge.log"), { flags: "a" });
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: toolEnv({ WRANGLER_SEND_METRICS: "false" }) });
-  child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
-  const url = `http://127.0.0.1:${opts.port}`;
-  const stop = (): Promise<void> =>
-    new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once("exit", () => resolve());
-      child.kill("SIGTERM");
-      setTimeout(() => child.kill("SIGKILL"), 10_000).unref();
-    });
-  try {
-    await waitForPort(opts.port, 90_000, "wrangler dev", child);
-    await waitUntil(() => answersOk(`${url}/healthz`), 60_000, "the bench Worker to answer /healthz", child);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, child, stop };
 }
 
 /** CPU seconds (user + system) of `root` and all its descendants, from /proc. */
@@ -205,10 +173,10 @@ export async function ingestThroughput(
   try {
     const setups: [string, () => Promise<EdgeHandle>][] = [
       ["Worker as deployed (local rate-limiter emulation)", () => startEdge(opts("bench-ingest"))],
-      ["same app, its four limiters in isolate memory (worker/src/bench-entry.ts)", () => startEdgeWithMain(opts("bench-ingest-memlimits"), join(ROOT, "worker/src/bench-entry.ts"))],
+      ["same app, its four limiters in isolate memory (worker/src/bench-entry.ts)", () => startEdge({ ...opts("bench-ingest-memlimits"), main: join(ROOT, "worker/src/bench-entry.ts") })],
       // diagnostic only: what the local queue (broker and consumer hand-off) adds on top
       ...(process.env.BENCH_INGEST_MEMORY_QUEUE
-        ? [["limiters and queue in isolate memory (diagnostic)", () => startEdgeWithMain(opts("bench-ingest-memqueue"), join(ROOT, "worker/src/bench-entry.ts"), { BENCH_MEMORY_QUEUE: "1" })] as [string, () => Promise<EdgeHandle>]]
+        ? [["limiters and queue in isolate memory (diagnostic)", () => startEdge({ ...opts("bench-ingest-memqueue"), main: join(ROOT, "worker/src/bench-entry.ts"), vars: { BENCH_MEMORY_QUEUE: "1" } })] as [string, () => Promise<EdgeHandle>]]
         : []),
     ];
     for (const [label, start] of setups) {
