@@ -14,7 +14,7 @@
  * `onErased` gets the outcome (ids and counts), the lead's delivery_status documents are deleted, and then the entry.
  */
 import { randomUUID } from "node:crypto";
-import type { AnyBulkWriteOperation, Db } from "mongodb";
+import type { AnyBulkWriteOperation, Collection, Db } from "mongodb";
 import type { LeadDocument } from "../store/leads.ts";
 import { COLLECTIONS } from "../store/mongo.ts";
 import type { ConnectionProvider, DeliveryItem, DestinationContext, ErasureResult, ItemResult } from "./connectors/types.ts";
@@ -142,6 +142,7 @@ export class DeliveryWorker {
   readonly #gates = new Map<string, Gate>();
   readonly #pausedUntil = new Map<string, number>();
   #running = false;
+  #claimTurn: Promise<void> = Promise.resolve();
   #loop: Promise<void> | null = null;
   readonly #sleepers = new Set<() => void>();
   readonly #onSignal = () => {
@@ -206,28 +207,45 @@ export class DeliveryWorker {
     return Math.round(exp * (0.5 + Math.random() / 2));
   }
 
-  /** One round: claim due entries, deliver, record, release. Returns how many entries it handled. */
-  async tick(): Promise<number> {
-    const { db } = this.#deps;
-    const outbox = db.collection<OutboxEntry>(LEAD_OUTBOX);
-    const now = new Date();
+  /** Leases what is due to a new round; returns the entries this round now owns. */
+  async #claim(outbox: Collection<OutboxEntry>, now: Date): Promise<OutboxEntry[]> {
     const candidates = await outbox
       .find({ nextAt: { $lte: now }, leaseUntil: { $lte: now } }, { projection: { _id: 1, v: 1 } })
       .limit(this.#opts.batch * this.#opts.parallelRounds)
       .toArray();
-    if (candidates.length === 0) return 0;
+    if (candidates.length === 0) return [];
     // rounds running side by side take different slices of what is due, rather than racing for the same entries
     const start = candidates.length > this.#opts.batch ? Math.floor(Math.random() * this.#opts.parallelRounds) * this.#opts.batch : 0;
     const due = candidates.slice(start, start + this.#opts.batch).length ? candidates.slice(start, start + this.#opts.batch) : candidates.slice(0, this.#opts.batch);
-    this.stats.rounds++;
     const lease = randomUUID();
     const leaseUntil = new Date(now.getTime() + this.#opts.leaseMs);
     await outbox.bulkWrite(
       due.map((d) => ({ updateOne: { filter: { _id: d._id, v: d.v } as never, update: { $set: { leaseUntil, owner: lease }, $inc: { v: 1 } } } })),
       { ordered: false },
     );
-    const claimed = (await outbox.find({ _id: { $in: due.map((d) => d._id) } }).toArray()).filter((e) => e.owner === lease && e.leaseUntil.getTime() === leaseUntil.getTime());
+    return (await outbox.find({ _id: { $in: due.map((d) => d._id) } }).toArray()).filter((e) => e.owner === lease && e.leaseUntil.getTime() === leaseUntil.getTime());
+  }
+
+  /** One round: claim due entries, deliver, record, release. Returns how many entries it handled. */
+  async tick(): Promise<number> {
+    const { db } = this.#deps;
+    const outbox = db.collection<OutboxEntry>(LEAD_OUTBOX);
+    // Rounds in this process claim one at a time, so a round takes everything due (up to its batch) instead of
+    // racing its siblings entry by entry and splitting a batch the CRM would have taken in one request.
+    const claimTurn = this.#claimTurn;
+    let done!: () => void;
+    this.#claimTurn = new Promise<void>((resolve) => (done = resolve));
+    await claimTurn;
+    let claimed: OutboxEntry[];
+    let now: Date;
+    try {
+      now = new Date();
+      claimed = await this.#claim(outbox, now);
+    } finally {
+      done();
+    }
     if (claimed.length === 0) return 0;
+    this.stats.rounds++;
 
     const erasures = claimed.filter((e) => isErasure(e));
     const deliveries = claimed.filter((e) => !isErasure(e));
