@@ -3,3 +3,5 @@ export * from "./event.ts";
 export * from "./queue-message.ts";
 export * from "./site-config.ts";
 export * from "./storable.ts";
+export * from "./activity.ts";
+export * from "./activity-path.ts";

@@ -18,7 +18,7 @@ export interface DemoOptions {
   edgeUrl: string;
   siteKey: string;
   /** The dashboard's URL and the CRM app's shared secret, for the `/crm` stand-in (absent: no stand-in). */
-  crm?: { appUrl: string; sharedSecret: string };
+  crm?: { appUrl: string; sharedSecret: string; appId: string };
 }
 
 /** The users the stand-in can sign in as: the seeded demo tenant's, as the CRM would describe them. */
@@ -68,13 +68,22 @@ function send(res: ServerResponse, status: number, type: string, body: string, h
  * 303 to the thank-you page (redirect after submit); `POST /fixtures/api/lead` is the AJAX form's JSON endpoint
  * (`/fixtures/api/reject` refuses with 422, a server-side validation error).
  */
+/** The CRM stand-in's routes (a single-page app: every one serves the same shell). */
+const isCrmRoute = (path: string): boolean =>
+  path === "/crm" || path === "/crm/" || /^\/(v2\/location\/|agency_dashboard|accounts|settings\/)/.test(path);
+
 async function handle(req: IncomingMessage, res: ServerResponse, opts: DemoOptions): Promise<void> {
   const path = new URL(req.url ?? "/", "http://x").pathname;
   const html = "text/html; charset=utf-8";
   if (req.method === "POST") await readBody(req);
   if (path === "/" || path === "/index.html") return send(res, 200, html, renderDemoPage(opts));
-  if (opts.crm && (path === "/crm" || path === "/crm/")) {
-    return send(res, 200, html, readFileSync(join(ROOT, "scripts/demo/crm.html"), "utf8").replaceAll("{{APP_URL}}", opts.crm.appUrl));
+  if (opts.crm && isCrmRoute(path)) {
+    const page = readFileSync(join(ROOT, "scripts/demo/crm.html"), "utf8")
+      .replaceAll("{{APP_URL}}", opts.crm.appUrl)
+      .replaceAll("{{APP_ID}}", opts.crm.appId)
+      .replaceAll("{{EDGE_URL}}", opts.edgeUrl)
+      .replaceAll("{{LOCATION_ID}}", DEMO.locationExternalId);
+    return send(res, 200, html, page);
   }
   if (opts.crm && path === "/crm/user-data") {
     const as = new URL(req.url ?? "/", "http://x").searchParams.get("as") ?? "agency";

@@ -1,5 +1,5 @@
 /** Local-only secrets (the HS256 JWT secret, the CRM app's shared secret), generated once into the data dir and never printed. */
-import { randomBytes } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -30,3 +30,21 @@ export function localDestinationKey(dataDir: string): string {
 export function localPrivacyKey(dataDir: string): string {
   return process.env.PRIVACY_HASH_KEY ?? localSecret(dataDir, "privacy-hash-key", "base64");
 }
+
+/**
+ * The Ed25519 key the backend signs actor tokens with (PKCS#8 PEM), and its public half (SPKI PEM) that the edge
+ * verifies them with. Generated once into the data dir.
+ */
+export function localActivityKeys(dataDir: string): { signingKey: string; publicKey: string } {
+  const path = join(dataDir, "activity-signing-key.pem");
+  const given = process.env.ACTIVITY_SIGNING_KEY;
+  if (!given && !existsSync(path)) {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(path, generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(), { mode: 0o600 });
+  }
+  const signingKey = given ?? readFileSync(path, "utf8");
+  return { signingKey, publicKey: createPublicKey(signingKey).export({ type: "spki", format: "pem" }).toString() };
+}
+
+/** The local marketplace app's id (what the CRM passes to exposeSessionDetails). */
+export const LOCAL_APP_ID = "lead-tracker-local-app";

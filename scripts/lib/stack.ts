@@ -14,9 +14,13 @@ import { startDemo } from "./demo.ts";
 import { startEdge, type EdgeHandle } from "./edge.ts";
 import { createDatabase } from "./mariadb.ts";
 import { answersOk, waitUntil, type ServiceHandle } from "./process.ts";
-import { localDestinationKey, localJwtSecret, localPrivacyKey, localSharedSecret } from "./secrets.ts";
+import { LOCAL_APP_ID, localActivityKeys, localDestinationKey, localJwtSecret, localPrivacyKey, localSharedSecret } from "./secrets.ts";
 import { DEMO, seedDemo } from "./seed.ts";
 import { demoHistory } from "./demo-history.ts";
+import { demoActivity, demoCrmUsers, type DemoActor } from "./demo-activity.ts";
+import { decodeJwt } from "jose";
+import { actorClaimsSchema } from "#contracts";
+import { encryptPassphrasePayload } from "../../backend-consumer/src/api/sso/crypto-js-passphrase.ts";
 import { connectMongo } from "../../backend-consumer/src/store/mongo.ts";
 import { startServices } from "./services.ts";
 
@@ -40,6 +44,8 @@ export interface StackOptions {
   siteKey?: string;
   batchTimeout?: number;
   maxRetries?: number;
+  /** Extra `[vars]` for the edge Worker (e.g. ACTIVITY_IDLE_SECONDS). */
+  edgeVars?: Record<string, string>;
   /** Put this many days of demo traffic for the demo tenant's sites on the queue, once per MongoDB database. */
   demoHistoryDays?: number;
 }
@@ -58,6 +64,8 @@ export interface Stack {
   appUrl: string;
   /** Connection URL of the stack's MariaDB database. */
   mariadbUrl: string;
+  /** Team activity: the local app id the Custom JS passes to exposeSessionDetails, and the actor token keys. */
+  activity: { appId: string; signingKey: string; publicKey: string };
   /** Restarts the backend process (for crash and recovery tests). */
   restartBackend(signal?: NodeJS.Signals): Promise<BackendHandle>;
   stop(): Promise<void>;
@@ -101,6 +109,50 @@ async function enqueueDemoHistory(edgeUrl: string, internalToken: string, mongoU
   }
 }
 
+/**
+ * Weeks of team activity for the demo tenant's CRM users onto the local queue, once per MongoDB database. Each user
+ * is signed in through the backend's real actor-token exchange (as the Custom JS does), which provisions them; the
+ * messages carry the actor the token names.
+ */
+async function enqueueDemoActivity(edgeUrl: string, backendUrl: string, sharedSecret: string, internalToken: string, mongoUri: string, mongoDb: string, days: number): Promise<number> {
+  const mongo = await connectMongo(mongoUri, mongoDb);
+  try {
+    const marker = mongo.db.collection<{ _id: string; at: Date; messages: number }>("demo_meta");
+    if (await marker.findOne({ _id: "activity" })) return 0;
+    const actors: DemoActor[] = [];
+    const users = demoCrmUsers({ companyId: DEMO.companyExternalId, location1: DEMO.locationExternalId, location2: DEMO.location2ExternalId, agencyEmail: DEMO.agencyEmail, locationEmail: DEMO.locationEmail });
+    for (const { sessionsPerDay, ...context } of users) {
+      const res = await fetch(`${backendUrl}/v1/auth/highlevel/actor`, {
+        method: "POST",
+        headers: { "content-type": "text/plain" },
+        body: JSON.stringify({ encryptedData: encryptPassphrasePayload(JSON.stringify(context), sharedSecret) }),
+      });
+      if (!res.ok) throw new Error(`demo activity: the token exchange for ${context.userName} answered ${res.status} ${await res.text()}`);
+      const { token } = (await res.json()) as { token: string };
+      const payload = decodeJwt(token);
+      const claims = actorClaimsSchema.parse(payload);
+      actors.push({
+        actor: { userId: String(payload.sub), tenantId: claims.ten, locationId: claims.loc, role: claims.role, timezone: claims.tz, retentionDays: claims.ret },
+        ...(context.activeLocation ? { crmLocationId: context.activeLocation } : {}),
+        sessionsPerDay,
+      });
+    }
+    const messages = demoActivity(actors, { days, now: Date.now() });
+    for (let i = 0; i < messages.length; i += 200) {
+      const res = await fetch(`${edgeUrl}/__dev/enqueue`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${internalToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ messages: messages.slice(i, i + 200) }),
+      });
+      if (!res.ok) throw new Error(`enqueueing demo activity: ${res.status} ${await res.text()}`);
+    }
+    await marker.insertOne({ _id: "activity", at: new Date(), messages: messages.length });
+    return messages.length;
+  } finally {
+    await mongo.close();
+  }
+}
+
 export async function startStack(opts: StackOptions): Promise<Stack> {
   mkdirSync(opts.dataDir, { recursive: true });
   const stops: (() => Promise<void>)[] = [];
@@ -127,6 +179,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const jwtSecret = localJwtSecret(opts.dataDir);
     const sharedSecret = localSharedSecret(opts.dataDir);
     const edgeUrl = `http://127.0.0.1:${opts.ports.worker}`;
+    const activityKeys = localActivityKeys(opts.dataDir);
     const backendOpts = {
       port: opts.ports.backend,
       mongoUri: mongo.url,
@@ -140,6 +193,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         HIGHLEVEL_SHARED_SECRET: sharedSecret,
         DESTINATION_SECRET_KEY: localDestinationKey(opts.dataDir),
         PRIVACY_HASH_KEY: localPrivacyKey(opts.dataDir),
+        ACTIVITY_SIGNING_KEY: activityKeys.signingKey,
         EDGE_PUBLIC_URL: process.env.EDGE_PUBLIC_URL ?? edgeUrl,
         // the CRM stand-in on the demo origin frames the dashboard
         DASHBOARD_FRAME_ANCESTORS: demoOrigin,
@@ -156,6 +210,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       internalToken,
       batchTimeout: opts.batchTimeout,
       maxRetries: opts.maxRetries,
+      // team activity: the CRM stand-in's Custom JS exchanges its session details at the backend, the edge verifies
+      vars: {
+        HIGHLEVEL_APP_ID: LOCAL_APP_ID,
+        ACTIVITY_TOKEN_URL: `${stack.backend.url}/v1/auth/highlevel/actor`,
+        ACTIVITY_TOKEN_PUBLIC_KEY: activityKeys.publicKey,
+        ...opts.edgeVars,
+      },
     });
     stops.push(() => edge.stop());
 
@@ -172,9 +233,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await waitUntil(() => answersOk(`${stack.backend.url}/readyz`), 30_000, `the backend to be ready (GET ${stack.backend.url}/readyz names what is not)`);
 
     const appUrl = `${stack.backend.url}/app`;
-    const demo = await startDemo({ port: opts.ports.demo, edgeUrl: edge.url, siteKey: opts.siteKey ?? "demo-site", crm: { appUrl, sharedSecret } });
+    const demo = await startDemo({ port: opts.ports.demo, edgeUrl: edge.url, siteKey: opts.siteKey ?? "demo-site", crm: { appUrl, sharedSecret, appId: LOCAL_APP_ID } });
     stops.push(() => demo.stop());
-    if (opts.demoHistoryDays) await enqueueDemoHistory(edge.url, internalToken, mongo.url, opts.mongoDb, opts.demoHistoryDays);
+    if (opts.demoHistoryDays) {
+      await enqueueDemoHistory(edge.url, internalToken, mongo.url, opts.mongoDb, opts.demoHistoryDays);
+      await enqueueDemoActivity(edge.url, stack.backend.url, sharedSecret, internalToken, mongo.url, opts.mongoDb, opts.demoHistoryDays);
+    }
 
     return {
       mariadb,
@@ -189,6 +253,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       sharedSecret,
       appUrl,
       mariadbUrl,
+      activity: { appId: LOCAL_APP_ID, ...activityKeys },
       async restartBackend(signal?: NodeJS.Signals) {
         await stack.backend.stop(signal);
         stack.backend = await startBackend(backendOpts);

@@ -30,7 +30,7 @@ async function start(config: Partial<SiteConfig> = { forms: [CONTACT] }): Promis
   queue = await import("./queue.ts");
   // opt-in without consent: events are kept, never sent
   (await import("./consent.ts")).initConsent({ mode: "opt-in" });
-  queue.startQueue(`${EDGE}/v1/events`, "demo-site");
+  queue.startQueue(`${EDGE}/v1/events`, { siteKey: "demo-site" });
   forms = await import("./forms.ts");
   forms.startForms();
 }

@@ -67,7 +67,7 @@ function start(script: HTMLScriptElement | null): void {
   configure(config, edge);
   debug.on = !!config.debug;
   initConsent(config.consent || {});
-  startQueue(`${edge}/v1/events`, siteKey);
+  startQueue(`${edge}/v1/events`, { siteKey });
 
   const tracker = safe((method: string, ...args: unknown[]) => api[method]!(...(args as never[]))) as Global;
   tracker.c = config;

@@ -18,7 +18,7 @@ async function start(config: Partial<SiteConfig> = {}): Promise<void> {
   queue = await import("./queue.ts");
   // opt-in without consent: events are kept, never sent
   (await import("./consent.ts")).initConsent({ mode: "opt-in" });
-  queue.startQueue("https://edge.example/v1/events", "demo-site");
+  queue.startQueue("https://edge.example/v1/events", { siteKey: "demo-site" });
   pages = await import("./pages.ts");
   pages.startPages();
 }

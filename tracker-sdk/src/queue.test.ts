@@ -24,7 +24,7 @@ async function load(): Promise<void> {
   storage = await import("./storage.ts");
   storage.persist(true);
   queue = await import("./queue.ts");
-  queue.startQueue(URL, "demo-site");
+  queue.startQueue(URL, { siteKey: "demo-site" });
 }
 
 const ids = (events: readonly TrackerEvent[]): string[] => events.map((e) => e.id);

@@ -4,6 +4,8 @@ import { HTTPException } from "hono/http-exception";
 import { SDK_VERSION } from "./generated/sdk.ts";
 import { ApiError, NotFound } from "./lib/errors.ts";
 import { errorText, workerLog } from "./lib/log.ts";
+import { activityRoute } from "./routes/activity.ts";
+import { activityScriptRoute } from "./routes/activity-script.ts";
 import { eventsRoute } from "./routes/events.ts";
 import { loaderRoute } from "./routes/loader.ts";
 import { sdkRoute } from "./routes/sdk.ts";
@@ -12,6 +14,8 @@ export const app = new Hono<{ Bindings: Env }>();
 
 app.get("/healthz", (c) => c.json({ ok: true, sdkVersion: SDK_VERSION }));
 app.route("/v1/events", eventsRoute);
+app.route("/v1/activity", activityRoute);
+app.route("/crm", activityScriptRoute);
 app.route("/sdk", sdkRoute);
 app.route("/", loaderRoute);
 
