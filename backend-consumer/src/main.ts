@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "mongodb";
 import { createApi, DEFAULT_FRAME_ANCESTORS, type ReadinessPart } from "./api/app.ts";
 import { sessionKeys } from "./api/session.ts";
+import { actorKeys } from "./activity/token.ts";
 import { connectMariadb, type ConfigDb } from "./config/db.ts";
 import { KvClient } from "./config/kv-client.ts";
 import { configChanges } from "./config/schema.ts";
@@ -211,6 +212,7 @@ export async function startBackend(env: NodeJS.ProcessEnv = process.env) {
     readiness,
     auth: { ...config.auth, session: await sessionKeys(config.SESSION_SIGNING_KEY) },
     sso: { ...(config.HIGHLEVEL_SHARED_SECRET ? { sharedSecret: config.HIGHLEVEL_SHARED_SECRET } : {}), autoCreateTenants: config.HIGHLEVEL_AUTO_CREATE_TENANTS },
+    activity: config.ACTIVITY_SIGNING_KEY ? { keys: await actorKeys(config.ACTIVITY_SIGNING_KEY) } : {},
     edgeUrl: config.EDGE_PUBLIC_URL ?? "",
     ...(crm ? { crm: crm.deps } : {}),
     frameAncestors: [...DEFAULT_FRAME_ANCESTORS, ...config.frameAncestors],

@@ -15,6 +15,8 @@ import { dashboardRoutes } from "./dashboard.ts";
 import { integrationRoutes } from "./integrations.ts";
 import { ScopeResolver } from "./scope.ts";
 import { ssoRoutes } from "./sso/route.ts";
+import { actorRoutes } from "../activity/actor-route.ts";
+import type { ActorKeys } from "../activity/token.ts";
 import type { SuppressionFilter } from "../privacy/suppression.ts";
 import { internalQueueRoutes } from "./internal-queue.ts";
 import { mountOpenApi } from "./openapi.ts";
@@ -34,6 +36,8 @@ export interface ApiDeps {
   auth: AuthOptions;
   /** Single sign-on from the CRM's Custom Page (needs `auth.session` to mint session tokens). */
   sso?: { sharedSecret?: string; autoCreateTenants: boolean };
+  /** Team activity: the keys that sign actor tokens (ACTIVITY_SIGNING_KEY); without them the exchange answers 404. */
+  activity?: { keys?: ActorKeys };
   /** The edge's public URL (install snippets). */
   edgeUrl?: string;
   /** CRM delivery: destinations and sync status in the API, and the HighLevel install callback. */
@@ -107,6 +111,11 @@ export function createApi(deps: ApiDeps): Hono {
     if (deps.auth.session) {
       app.route("/v1/auth", ssoRoutes({ db: deps.configDb, session: deps.auth.session, ...deps.sso, onSignIn: () => scopes.invalidate(), log: deps.log }));
     }
+    // the CRM's Custom JS trades the CRM's session details for an actor token (any origin: see actor-route.ts)
+    app.route(
+      "/v1/auth/highlevel/actor",
+      actorRoutes({ db: deps.configDb, ...deps.sso, ...(deps.activity?.keys ? { keys: deps.activity.keys } : {}), onSignIn: () => scopes.invalidate(), log: deps.log }),
+    );
     if (deps.crm) {
       const { directory } = deps.crm;
       app.route("/v1/integrations", integrationRoutes({ connections: deps.crm.connections, log: deps.log, onConnected: () => directory.invalidate() }));

@@ -33,6 +33,7 @@ import {
 } from "./admin/schemas.ts";
 
 import { eraseReceiptSchema, privacyPersonSchema, privacyScopeSchema, suppressionOutSchema } from "./privacy.ts";
+import { activityQuerySchema } from "../activity/query.ts";
 
 type Method = "get" | "post" | "patch" | "delete";
 
@@ -40,7 +41,7 @@ export interface AdminOperation {
   method: Method;
   /** OpenAPI path template relative to the server URL, e.g. `/sites/{siteId}`. */
   path: string;
-  tag: "Me" | "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats" | "Destinations" | "Audit" | "Privacy";
+  tag: "Me" | "Locations" | "Sites" | "Forms" | "Fields" | "Mappings" | "Users" | "Leads" | "Stats" | "Destinations" | "Audit" | "Privacy" | "Activity";
   summary: string;
   description?: string;
   /** Query parameters, from the zod schema the route validates them with. */
@@ -240,6 +241,31 @@ export const ADMIN_OPERATIONS: AdminOperation[] = [
     response: "StatsResult",
     status: 200,
   },
+  {
+    method: "post",
+    path: "/activity/query",
+    tag: "Activity",
+    summary: "Query team activity: what the CRM's users do inside the CRM",
+    description:
+      "Metrics, up to two dimensions (at most one time:*), is / is_not filters, a date range in the caller's location's time zone (else UTC), order and pagination. " +
+      "An agency user sees its whole tenant (a session narrowed to a location: that location's activity), a location user only its own. Definitions: README \"Team activity\".",
+    body: "ActivityQuery",
+    response: "ActivityResult",
+    status: 200,
+  },
+  {
+    method: "get",
+    path: "/activity/users/{userId}",
+    tag: "Activity",
+    summary: "One user's activity: totals, top pages and the sessions timeline",
+    description: "404 for a user the caller may not see (another tenant's; a colleague, for a location user).",
+    query: z.object({
+      date_range: z.string().optional().describe('A shortcut (day, 7d, 30d, month, 6mo, 12mo) or "YYYY-MM-DD,YYYY-MM-DD". Default 30d.'),
+      timezone: z.string().optional().describe("Time zone of the shortcuts; default: the session's location's, else UTC."),
+    }),
+    response: "UserActivity",
+    status: 200,
+  },
 ];
 
 const errorSchema = z.object({ error: z.string(), message: z.string() });
@@ -247,6 +273,7 @@ const BODY_SCHEMAS: Record<string, z.ZodType> = {
   DestinationCreate: destinationCreateSchema,
   DestinationPatch: destinationPatchSchema,
   StatsQuery: statsQuerySchema,
+  ActivityQuery: activityQuerySchema,
   LeadPatch: leadPatchSchema,
   LocationCreate: locationCreateSchema,
   LocationPatch: locationPatchSchema,
@@ -303,6 +330,30 @@ const RESPONSE_SCHEMAS: Record<string, z.ZodType> = {
       total_rows: z.number(),
       visitors_standard_error: z.number(),
     }),
+  }),
+  ActivityResult: z.object({
+    results: z.array(z.object({ dimensions: z.array(z.string()), metrics: z.array(z.union([z.number(), z.string(), z.null()])) })),
+    meta: z.object({
+      total_rows: z.number(),
+      users: z.record(z.string(), z.object({ name: z.string().nullable(), email: z.string(), role: z.enum(["agency", "location"]) })),
+      locations: z.record(z.string(), z.object({ name: z.string() })),
+    }),
+  }),
+  UserActivity: z.object({
+    user: z.object({ id: z.string(), name: z.string().nullable(), email: z.string(), role: z.enum(["agency", "location"]) }),
+    totals: z.object({ sessions: z.number(), page_views: z.number(), time_spent: z.number(), active_days: z.number(), last_seen: z.string().nullable() }),
+    pages: z.array(z.object({ page: z.string(), views: z.number(), time_spent: z.number() })),
+    sessions: z.array(
+      z.object({
+        id: z.string(),
+        start: z.string(),
+        end: z.string(),
+        location: z.object({ id: z.string(), name: z.string() }),
+        page_views: z.number(),
+        time_spent: z.number(),
+        pages: z.array(z.object({ page: z.string(), path: z.string(), at: z.string(), time_spent: z.number() })),
+      }),
+    ),
   }),
   Lead: leadOutSchema.omit({ fields: true, traits: true, clickIds: true, history: true, conflicts: true, submissions: true }),
   LeadDetail: leadOutSchema,

@@ -1,5 +1,8 @@
-/** Turns a delivered queue body into a validated QueueMessage, whatever form the transport gave it. */
-import { findUnstorable, queueMessageSchema, type QueueMessage } from "#contracts";
+/**
+ * Turns a delivered queue body into a validated message, whatever form the transport gave it: a website QueueMessage,
+ * or a team activity message (`kind: "activity"`, contracts/activity.ts) that shares the queue.
+ */
+import { activityQueueMessageSchema, findUnstorable, isActivityMessage, queueMessageSchema, type ActivityQueueMessage, type QueueMessage } from "#contracts";
 
 export class MalformedMessage extends Error {
   override name = "MalformedMessage";
@@ -10,6 +13,34 @@ export class MalformedMessage extends Error {
  * (HTTP pull with `CF-Content-Type` other than json). The pull client decodes base64 before calling this.
  */
 export function decodeMessage(body: unknown): QueueMessage {
+  return websiteMessage(parseBody(body));
+}
+
+function websiteMessage(value: unknown): QueueMessage {
+  const parsed = queueMessageSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new MalformedMessage(`invalid queue message: ${issue ? `${issue.path.join(".")} ${issue.message}` : "unknown"}`);
+  }
+  return parsed.data;
+}
+
+export type DecodedMessage = { kind: "website"; message: QueueMessage } | { kind: "activity"; message: ActivityQueueMessage };
+
+/** A delivered body of either kind; an activity message that does not validate is malformed like any other. */
+export function decodeDelivery(body: unknown): DecodedMessage {
+  const value = parseBody(body);
+  if (!isActivityMessage(value)) return { kind: "website", message: websiteMessage(value) };
+  const parsed = activityQueueMessageSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new MalformedMessage(`invalid activity message: ${issue ? `${issue.path.join(".")} ${issue.message}` : "unknown"}`);
+  }
+  return { kind: "activity", message: parsed.data };
+}
+
+/** JSON text or bytes parsed; anything else as it is. */
+function parseBody(body: unknown): unknown {
   let value = body;
   if (typeof value === "string") {
     try {
@@ -24,12 +55,7 @@ export function decodeMessage(body: unknown): QueueMessage {
       throw new MalformedMessage("body bytes are not JSON");
     }
   }
-  const parsed = queueMessageSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new MalformedMessage(`invalid queue message: ${issue ? `${issue.path.join(".")} ${issue.message}` : "unknown"}`);
-  }
-  return parsed.data;
+  return value;
 }
 
 /** A message's events split into those storage can hold and those it cannot (with the first reason for each). */

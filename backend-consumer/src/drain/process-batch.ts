@@ -10,7 +10,7 @@
  * culprit is dead-lettered (deterministic) or retried alone (unknown: the queue's max_retries decides).
  */
 import type { Db } from "mongodb";
-import type { QueueMessage } from "#contracts";
+import type { ActivityQueueMessage, QueueMessage } from "#contracts";
 import { storeDeadLetters, rawBody, type DeadLetter } from "../store/dead-letters.ts";
 import { insertEvents, toEventDocuments, type EventDocument } from "../store/events.ts";
 import { enqueueLeads } from "../crm/outbox.ts";
@@ -21,7 +21,8 @@ import { COLLECTIONS } from "../store/mongo.ts";
 import { eventContributions } from "../rollups/contributions.ts";
 import { applyContributions } from "../rollups/store.ts";
 import type { SuppressionFilter } from "../privacy/suppression.ts";
-import { decodeMessage, MalformedMessage, splitUnstorable } from "./decode.ts";
+import { storeActivity } from "../activity/store.ts";
+import { decodeDelivery, MalformedMessage, splitUnstorable } from "./decode.ts";
 import { classifyWriteCode, classifyWriteError, errorMessage, type ErrorKind } from "./errors.ts";
 
 export interface Delivery {
@@ -60,12 +61,19 @@ export interface Item {
   delivery: Delivery;
   message: QueueMessage;
 }
+/** A team activity message (contracts/activity.ts): stored by activity/store.ts, under the same ack rules. */
+export interface ActivityDeliveryItem {
+  delivery: Delivery;
+  message: ActivityQueueMessage;
+}
+type Refusals = Map<string, { kind: ErrorKind; error: string }>;
 
 export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): Promise<Outcome[]> {
   const queue = deps.queue ?? DEFAULT_QUEUE;
   const letters: DeadLetter[] = [];
   const verdicts = new Map<string, Verdict>();
   let items: Item[] = [];
+  const activity: ActivityDeliveryItem[] = [];
   const deadAt = new Date();
   const bury = (id: string, delivery: Delivery, body: unknown, reason: string, error: string): void => {
     letters.push({ _id: id, queue, ...rawBody(body), reason, error, attempts: delivery.attempts, deadAt });
@@ -75,7 +83,12 @@ export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): P
     let message: QueueMessage;
     try {
       if (delivery.undecodable) throw new MalformedMessage(delivery.undecodable);
-      message = decodeMessage(delivery.body);
+      const decoded = decodeDelivery(delivery.body);
+      if (decoded.kind === "activity") {
+        activity.push({ delivery, message: decoded.message });
+        continue;
+      }
+      message = decoded.message;
     } catch (err) {
       if (!(err instanceof MalformedMessage)) throw err;
       bury(delivery.id, delivery, delivery.body, "malformed", err.message);
@@ -93,9 +106,9 @@ export async function processBatch(deliveries: Delivery[], deps: ProcessDeps): P
   }
 
   if (deps.suppression && items.length) items = await withoutSuppressed(deps.suppression, items, verdicts);
-  await storeIsolated(deps, items, verdicts);
+  await Promise.all([storeIsolated(deps, items, verdicts), isolate(deps, activity, verdicts, writeActivity)]);
 
-  for (const { delivery, message } of items) {
+  for (const { delivery, message } of [...items, ...activity]) {
     const v = verdicts.get(delivery.id)!;
     if (v.kind === "dead") bury(delivery.id, delivery, message, v.reason, v.error);
   }
@@ -142,12 +155,17 @@ async function withoutSuppressed(filter: SuppressionFilter, items: Item[], verdi
  * Stores `items`, setting a verdict for each: everything at once first; on a failure no retry can fix, or that
  * cannot be attributed, the halves on their own, down to the one message that fails.
  */
-export async function storeIsolated(deps: ProcessDeps, items: Item[], verdicts: Map<string, Verdict>): Promise<void> {
+export function storeIsolated(deps: ProcessDeps, items: Item[], verdicts: Map<string, Verdict>): Promise<void> {
+  return isolate(deps, items, verdicts, writeMessages);
+}
+
+/** storeIsolated with any kind of message and its writer. */
+async function isolate<I extends { delivery: Delivery }>(deps: ProcessDeps, items: I[], verdicts: Map<string, Verdict>, write: (db: Db, items: I[]) => Promise<Refusals>): Promise<void> {
   if (items.length === 0) return;
   let kind: ErrorKind;
   let error: string;
   try {
-    const refused = await writeMessages(deps.db, items);
+    const refused = await write(deps.db, items);
     for (const { delivery } of items) {
       const failure = refused.get(delivery.id);
       if (!failure) verdicts.set(delivery.id, { kind: "stored" });
@@ -171,16 +189,19 @@ export async function storeIsolated(deps: ProcessDeps, items: Item[], verdicts: 
     return;
   }
   const half = Math.ceil(items.length / 2);
-  await storeIsolated(deps, items.slice(0, half), verdicts);
-  await storeIsolated(deps, items.slice(half), verdicts);
+  await isolate(deps, items.slice(0, half), verdicts, write);
+  await isolate(deps, items.slice(half), verdicts, write);
 }
+
+/** Activity messages: their events and rollups (activity/store.ts); refusals attributed like website events'. */
+const writeActivity = (db: Db, items: ActivityDeliveryItem[]): Promise<Refusals> => storeActivity(db, items.map(({ delivery, message }) => ({ id: delivery.id, message })));
 
 /**
  * Events (unordered insert, duplicates are successes), then sessions and leads from every stored event. Returns
  * the messages whose event documents the server refused one by one (those are attributed, so no split is needed);
  * throws for anything else.
  */
-async function writeMessages(db: Db, items: Item[]): Promise<Map<string, { kind: ErrorKind; error: string }>> {
+async function writeMessages(db: Db, items: Item[]): Promise<Refusals> {
   const docs: EventDocument[] = [];
   const owner: string[] = [];
   const timezones = new Map<string, string>();

@@ -42,6 +42,11 @@ export const CONFIG_FIELDS = {
   JWT_AUDIENCE: text("Required `aud` of API tokens; required with JWT_JWKS_URL."),
   JWT_MAX_AGE_S: int(86400, 60, 30 * 86400, "Longest an API token may live (exp − iat) and oldest it may be, seconds."),
   SESSION_SIGNING_KEY: z.string().includes("PRIVATE KEY", { error: "an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)" }).optional().describe("Ed25519 PKCS#8 PEM signing the dashboard's session tokens; the same on every replica. Without it, a key per process."),
+  ACTIVITY_SIGNING_KEY: z
+    .string()
+    .includes("PRIVATE KEY", { error: "an Ed25519 private key in PKCS#8 PEM (openssl genpkey -algorithm ed25519)" })
+    .optional()
+    .describe("Ed25519 PKCS#8 PEM signing team activity's actor tokens (POST /v1/auth/highlevel/actor, with HIGHLEVEL_SHARED_SECRET); its public half (SPKI PEM) is the Worker's ACTIVITY_TOKEN_PUBLIC_KEY. Without it, team activity is off."),
   HIGHLEVEL_SHARED_SECRET: z.string().min(16, "the app's Shared Secret as the CRM shows it").optional().describe("The CRM app's Shared Secret: enables POST /v1/auth/highlevel."),
   HIGHLEVEL_AUTO_CREATE_TENANTS: flag("true: the first sign-in of an unknown company creates its tenant and locations."),
   EDGE_PUBLIC_URL: url("The edge Worker's public URL, for install snippets in the dashboard."),

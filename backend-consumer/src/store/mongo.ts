@@ -9,6 +9,11 @@ export const COLLECTIONS = {
   deadLetters: "dead_letters",
   rollups: "rollups",
   rollupRuns: "rollup_runs",
+  // team activity (activity/store.ts)
+  activityEvents: "activity_events",
+  activityDays: "activity_days",
+  activityTeam: "activity_team",
+  activityTeamPages: "activity_team_pages",
 } as const;
 
 /** MongoDB's duplicate-key error code: for idempotent writes, "already there". */
@@ -83,6 +88,23 @@ export const INDEXES = {
     { key: { nextAt: 1 }, name: "next_at" },
   ],
   delivery_status: [{ key: { leadId: 1 }, name: "lead" }, { key: { destinationId: 1, status: 1 }, name: "destination_status" }],
+  // team activity (activity/store.ts): raw events by `_id` (user:event), rollups read-modify-written by {_id, v}
+  activity_events: [
+    { key: { tenantId: 1, userId: 1, ts: -1 }, name: "tenant_user_ts" },
+    { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
+  ],
+  activity_days: [
+    { key: { _id: 1, v: 1 }, name: "id_version", unique: true },
+    { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
+  ],
+  activity_team: [
+    { key: { _id: 1, v: 1 }, name: "id_version", unique: true },
+    { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
+  ],
+  activity_team_pages: [
+    { key: { _id: 1, v: 1 }, name: "id_version", unique: true },
+    { key: { expireAt: 1 }, name: "retention_ttl", expireAfterSeconds: 0 },
+  ],
 } as const;
 
 export async function ensureIndexes(db: Db): Promise<void> {

@@ -29,6 +29,7 @@ import { registerLocationRoutes } from "./locations.ts";
 import { registerMeRoute } from "./me.ts";
 import { registerLeadRoutes } from "../leads/index.ts";
 import { registerStatsRoutes } from "../stats/index.ts";
+import { registerActivityRoutes } from "../activity.ts";
 import { registerPrivacyRoutes } from "../privacy.ts";
 import { registerMappingRoutes } from "./mappings.ts";
 import { registerRotateKeyRoutes } from "./rotate-key.ts";
@@ -91,6 +92,7 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AuthEnv> {
   if (deps.mongo) {
     registerLeadRoutes(app, { db: deps.mongo, configDb: deps.db, ...(deps.crm ? { directory: deps.crm.directory } : {}) });
     registerStatsRoutes(app, { db: deps.mongo, configDb: deps.db });
+    registerActivityRoutes(app, { db: deps.mongo, configDb: deps.db });
     registerInstallRoute(app, deps.db, deps.mongo);
     registerPrivacyRoutes(app, { db: deps.mongo, configDb: deps.db, key: deps.privacy?.key ?? null, ...(deps.privacy?.settleMs !== undefined ? { settleMs: deps.privacy.settleMs } : {}), ...(deps.privacy?.leaseMs !== undefined ? { leaseMs: deps.privacy.leaseMs } : {}) });
   }
