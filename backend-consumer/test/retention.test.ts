@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import type { QueueMessage, TrackerEvent } from "#contracts";
+import type { ActivityQueueMessage, QueueMessage, TrackerEvent } from "#contracts";
 import type { Connector, DeliveryItem, ItemResult } from "../src/crm/connectors/types.ts";
 import type { DestinationDirectory, SiteRouting } from "../src/crm/directory.ts";
 import { LEAD_OUTBOX } from "../src/crm/outbox.ts";
@@ -72,7 +72,7 @@ async function sweepAll(now: number, batchSize = 1000): Promise<SweepResult[]> {
 const total = (steps: SweepResult[]): SweepCounts =>
   steps.reduce(
     (acc, s) => Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, v + s.deleted[k as keyof SweepCounts]])) as unknown as SweepCounts,
-    { events: 0, sessions: 0, rollups: 0, rollup_runs: 0, leads: 0, lead_keys: 0, lead_outbox: 0, delivery_status: 0 } as SweepCounts,
+    { events: 0, sessions: 0, rollups: 0, rollup_runs: 0, leads: 0, lead_keys: 0, lead_outbox: 0, delivery_status: 0, activity_events: 0, activity_days: 0, activity_team: 0, activity_team_pages: 0 } as SweepCounts,
   );
 const nothing = (c: SweepCounts) => Object.values(c).every((n) => n === 0);
 
@@ -121,6 +121,37 @@ describe("events, sessions and rollups", () => {
     expect(await count(COLLECTIONS.events)).toBe(0);
     expect(await count(COLLECTIONS.sessions)).toBe(0);
     expect(await count(COLLECTIONS.rollups)).toBe(0);
+  });
+
+  it("deletes team activity past the tenant's retention (raw events and every rollup), and keeps what is not", async () => {
+    const activity = (at: number, user: string): ActivityQueueMessage => ({
+      v: 1,
+      kind: "activity",
+      receivedAt: at,
+      actor: { userId: user, tenantId: "tenant-1", locationId: "loc-1", role: "location", timezone: "Europe/Berlin", retentionDays: 30 },
+      events: [
+        { type: "view", id: `${user}-${at}-v`, ts: at - 2000, session: "s", view: `w-${at}`, path: "/v2/location/:locationId/contacts", page: "Contacts" },
+        { type: "time", id: `${user}-${at}-t`, ts: at - 1000, session: "s", view: `w-${at}`, path: "/v2/location/:locationId/contacts", page: "Contacts", ms: 1000 },
+      ],
+    });
+    const outcomes = await processBatch([activity(T0, "u-old"), activity(T0 + 20 * DAY, "u-new")].map((body) => ({ id: `m${deliveryId++}`, body, attempts: 1 })), { db: mongo.db });
+    expect(outcomes.every((o) => o.action === "ack" && !("deadLettered" in o && o.deadLettered))).toBe(true);
+    const names = [COLLECTIONS.activityEvents, COLLECTIONS.activityDays, COLLECTIONS.activityTeam, COLLECTIONS.activityTeamPages];
+    for (const name of names) expect(await count(name), name).toBeGreaterThan(0);
+
+    const now = T0 + 31 * DAY;
+    const done = total(await sweepAll(now));
+    for (const name of names) {
+      expect(await count(name, { expireAt: { $lte: new Date(now) } }), name).toBe(0);
+      expect(await count(name), `${name} keeps the recent day`).toBeGreaterThan(0);
+    }
+    expect(await count(COLLECTIONS.activityEvents, { userId: "u-old" })).toBe(0);
+    expect(await count(COLLECTIONS.activityEvents, { userId: "u-new" })).toBe(2);
+    expect(done).toMatchObject({ activity_events: 2, activity_days: 1 });
+    expect(done.activity_team + done.activity_team_pages).toBeGreaterThanOrEqual(2);
+
+    total(await sweepAll(T0 + 52 * DAY));
+    for (const name of names) expect(await count(name), name).toBe(0);
   });
 
   it("removes finished finalizer runs after a week, never a claimed one", async () => {

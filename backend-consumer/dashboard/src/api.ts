@@ -1,6 +1,6 @@
 /** The JSON API under /v1, called with the signed-in user's bearer token. */
 import { auth } from "./auth.ts";
-import type { StatsAnswer, StatsQuery } from "./types.ts";
+import type { ActivityAnswer, ActivityQuery, ActivityUserDetail, StatsAnswer, StatsQuery } from "./types.ts";
 
 export class ApiError extends Error {
   override readonly name = "ApiError";
@@ -63,6 +63,23 @@ export async function download(path: string, signal?: AbortSignal): Promise<Blob
 
 export const stats = (query: StatsQuery, signal?: AbortSignal): Promise<StatsAnswer> =>
   api<StatsAnswer>("/v1/stats/query", { method: "POST", body: query, ...(signal ? { signal } : {}) });
+
+export const activity = (q: ActivityQuery, signal?: AbortSignal): Promise<ActivityAnswer> =>
+  api<ActivityAnswer>("/v1/activity/query", { method: "POST", body: q, ...(signal ? { signal } : {}) });
+
+/**
+ * One user's activity page; null when the API answers 404 (another tenant's user, or a colleague of a location
+ * user): the page says "not available" instead of an error banner.
+ */
+export async function activityUser(id: string, dateRange: string | [string, string], timezone: string, signal?: AbortSignal): Promise<ActivityUserDetail | null> {
+  const range = typeof dateRange === "string" ? dateRange : dateRange.join(",");
+  try {
+    return await api<ActivityUserDetail>(`/v1/activity/users/${encodeURIComponent(id)}${query({ date_range: range, timezone })}`, signal ? { signal } : {});
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
 
 /** Runs `tasks` with at most `limit` in flight, results in order. */
 export async function pool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<PromiseSettledResult<T>[]> {

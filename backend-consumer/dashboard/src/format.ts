@@ -57,3 +57,37 @@ export function countryName(code: string): string {
 }
 
 export const capitalise = (s: string): string => (s ? s[0]!.toUpperCase() + s.slice(1) : s);
+
+const pad2 = (n: number): string => String(n).padStart(2, "0");
+
+/** Active time as the team activity section shows it: "45 s", "3 min 20 s", "1 h 02 min". */
+export function formatSpent(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "—";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${pad2(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${pad2(Math.floor((s % 3600) / 60))} min`;
+}
+
+// "1 day ago" rather than "yesterday": an instant 30 hours back may be two calendar days back
+const relative = new Intl.RelativeTimeFormat("en", { numeric: "always" });
+const STEPS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ["minute", 60],
+  ["hour", 3600],
+  ["day", 86_400],
+  ["week", 7 * 86_400],
+  ["month", 30 * 86_400],
+  ["year", 365 * 86_400],
+];
+
+/** "just now", "5 minutes ago", "2 days ago", "3 weeks ago", to the nearest unit (the exact instant goes in a title). */
+export function formatAgo(iso: string, now = Date.now()): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const secs = Math.max(0, (now - ms) / 1000);
+  if (secs < 60) return "just now";
+  let unit: Intl.RelativeTimeFormatUnit = "minute";
+  let size = 60;
+  for (const [u, n] of STEPS) if (secs >= n) [unit, size] = [u, n];
+  return relative.format(-Math.round(secs / size), unit);
+}

@@ -6,8 +6,17 @@
 import { isDay, RANGES, type Interval, type RangeKey } from "./dates.ts";
 import { isDimension, type Dimension } from "./stats-meta.ts";
 
-export type View = { name: "overview" | "leads" | "forms" | "install" } | { name: "lead"; id: string };
-export type TopView = "overview" | "leads" | "forms" | "install";
+export type View = { name: "overview" | "leads" | "forms" | "install" | "activity" } | { name: "lead"; id: string } | { name: "activity-user"; id: string };
+export type TopView = "overview" | "leads" | "forms" | "install" | "activity";
+
+/** Columns the team activity table sorts by (the activity API's metrics). */
+export const ACTIVITY_SORTS = ["time_spent", "last_seen", "active_days", "sessions", "page_views"] as const;
+export type ActivitySortKey = (typeof ACTIVITY_SORTS)[number];
+export interface ActivitySort {
+  by: ActivitySortKey;
+  dir: "asc" | "desc";
+}
+export const DEFAULT_ACTIVITY_SORT: ActivitySort = { by: "time_spent", dir: "desc" };
 
 export interface LeadFilters {
   status: string | null;
@@ -30,11 +39,13 @@ export interface UrlState {
   filter: { dim: Dimension; value: string } | null;
   view: View;
   leads: LeadFilters;
+  /** The team activity table's order: `sort=last_seen` (descending), `sort=sessions:asc`. */
+  sort: ActivitySort;
 }
 
 export const DEFAULT_RANGE: RangeKey = "30d";
 const INTERVALS: readonly Interval[] = ["day", "week", "month"];
-const TOP_VIEWS: readonly TopView[] = ["overview", "leads", "forms", "install"];
+const TOP_VIEWS: readonly TopView[] = ["overview", "leads", "forms", "install", "activity"];
 
 /** The interval a range opens with: days up to a month, months beyond. */
 export function defaultInterval(range: RangeKey, from: string | null = null, to: string | null = null): Interval {
@@ -75,6 +86,7 @@ export function parseState(search: string): UrlState {
   let view: View = { name: "overview" };
   const rawView = p.get("view") ?? "";
   if (rawView.startsWith("lead/") && rawView.length > 5 && rawView.length < 100) view = { name: "lead", id: rawView.slice(5) };
+  else if (rawView.startsWith("activity/") && rawView.length > 9 && rawView.length < 100) view = { name: "activity-user", id: rawView.slice(9) };
   else if ((TOP_VIEWS as readonly string[]).includes(rawView)) view = { name: rawView as TopView };
 
   const leads: LeadFilters = {
@@ -86,12 +98,18 @@ export function parseState(search: string): UrlState {
     createdFrom: isDay(p.get("created_from")) ? p.get("created_from") : null,
     createdTo: isDay(p.get("created_to")) ? p.get("created_to") : null,
   };
-  return { loc: text("loc", 36), site: text("site", 36), range, from, to, interval, filter, view, leads };
+  return { loc: text("loc", 36), site: text("site", 36), range, from, to, interval, filter, view, leads, sort: parseSort(p.get("sort")) };
+}
+
+function parseSort(raw: string | null): ActivitySort {
+  const [by, dir] = (raw ?? "").split(":");
+  if (!(ACTIVITY_SORTS as readonly string[]).includes(by ?? "") || (dir !== undefined && dir !== "asc" && dir !== "desc")) return DEFAULT_ACTIVITY_SORT;
+  return { by: by as ActivitySortKey, dir: dir ?? "desc" };
 }
 
 export function serializeState(s: UrlState): string {
   const p = new URLSearchParams();
-  if (s.view.name !== "overview") p.set("view", s.view.name === "lead" ? `lead/${s.view.id}` : s.view.name);
+  if (s.view.name !== "overview") p.set("view", s.view.name === "lead" ? `lead/${s.view.id}` : s.view.name === "activity-user" ? `activity/${s.view.id}` : s.view.name);
   if (s.loc) p.set("loc", s.loc);
   if (s.site) p.set("site", s.site);
   if (s.range !== DEFAULT_RANGE) p.set("range", s.range);
@@ -109,6 +127,7 @@ export function serializeState(s: UrlState): string {
   if (l.q) p.set("q", l.q);
   if (l.createdFrom) p.set("created_from", l.createdFrom);
   if (l.createdTo) p.set("created_to", l.createdTo);
+  if (s.sort.by !== DEFAULT_ACTIVITY_SORT.by || s.sort.dir !== DEFAULT_ACTIVITY_SORT.dir) p.set("sort", s.sort.dir === "desc" ? s.sort.by : `${s.sort.by}:asc`);
   // ":" and "/" need no escaping in a query string: keep "filter=visit:source:google" and "view=lead/<id>" readable
   const out = p.toString().replace(/%3A/gi, ":").replace(/%2F/gi, "/");
   return out ? `?${out}` : "";

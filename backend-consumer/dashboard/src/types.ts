@@ -141,3 +141,51 @@ export interface InstallStatus {
 
 export const LEAD_STATUSES = ["identified", "partial", "submitted", "contacted", "qualified", "unqualified", "converted", "spam"] as const;
 export const LEAD_QUALITIES = ["low", "medium", "high"] as const;
+
+// ---- team activity (POST /v1/activity/query, GET /v1/activity/users/:id) --------------------------------------
+
+export type ActivityMetric = "active_users" | "sessions" | "page_views" | "time_spent" | "active_days" | "last_seen";
+export type ActivityDimension = "activity:user" | "activity:location" | "activity:page" | TimeDimension;
+export type ActivityFilter = ["is" | "is_not", "activity:user" | "activity:location" | "activity:page", string[]];
+
+export interface ActivityQuery {
+  metrics: ActivityMetric[];
+  dimensions?: ActivityDimension[];
+  date_range: string | [string, string];
+  filters?: ActivityFilter[];
+  order_by?: [ActivityMetric | ActivityDimension, "asc" | "desc"][];
+  pagination?: { limit: number; offset?: number };
+  timezone?: string;
+}
+
+export interface ActivityPerson {
+  name: string | null;
+  email: string;
+  role: "agency" | "location";
+}
+
+export interface ActivityAnswer {
+  /** `last_seen` is an ISO timestamp (or null); every other metric a number. */
+  results: { dimensions: string[]; metrics: (number | string | null)[] }[];
+  /** Names of every user and location id in the results (`"agency"`: agency-level CRM pages). */
+  meta: { total_rows: number; users: Record<string, ActivityPerson>; locations: Record<string, { name: string }> };
+}
+
+export interface ActivitySession {
+  id: string;
+  start: string;
+  end: string;
+  location: { id: string; name: string };
+  page_views: number;
+  time_spent: number;
+  pages: { page: string; path: string; at: string; time_spent: number }[];
+}
+
+export interface ActivityUserDetail {
+  user: { id: string } & ActivityPerson;
+  totals: { sessions: number; page_views: number; time_spent: number; active_days: number; last_seen: string | null };
+  /** Top pages by time spent (at most 20). */
+  pages: { page: string; views: number; time_spent: number }[];
+  /** Newest first (at most 50). */
+  sessions: ActivitySession[];
+}

@@ -47,6 +47,10 @@ export interface SweepCounts {
   lead_keys: number;
   lead_outbox: number;
   delivery_status: number;
+  activity_events: number;
+  activity_days: number;
+  activity_team: number;
+  activity_team_pages: number;
 }
 
 export interface SweepResult {
@@ -62,8 +66,8 @@ export interface SweepResult {
   pending: SweepPart[];
 }
 
-/** What a step sweeps: the expiring collections, finished finalizer runs, and the lead scan. */
-export const SWEEP_PARTS = ["events", "sessions", "rollups", "rollup_runs", "leads"] as const;
+/** What a step sweeps: the expiring collections (team activity's too), finished finalizer runs, and the lead scan. */
+export const SWEEP_PARTS = ["events", "sessions", "rollups", "rollup_runs", "leads", "activity_events", "activity_days", "activity_team", "activity_team_pages"] as const;
 export type SweepPart = (typeof SWEEP_PARTS)[number];
 
 export interface SweepOptions {
@@ -78,7 +82,20 @@ export interface SweepOptions {
   parts?: readonly SweepPart[];
 }
 
-const zeroCounts = (): SweepCounts => ({ events: 0, sessions: 0, rollups: 0, rollup_runs: 0, leads: 0, lead_keys: 0, lead_outbox: 0, delivery_status: 0 });
+const zeroCounts = (): SweepCounts => ({
+  events: 0,
+  sessions: 0,
+  rollups: 0,
+  rollup_runs: 0,
+  leads: 0,
+  lead_keys: 0,
+  lead_outbox: 0,
+  delivery_status: 0,
+  activity_events: 0,
+  activity_days: 0,
+  activity_team: 0,
+  activity_team_pages: 0,
+});
 
 function chunks<T>(items: T[], size = IN_CHUNK): T[][] {
   const out: T[][] = [];
@@ -226,6 +243,11 @@ export async function sweepRetention(opts: SweepOptions): Promise<SweepResult> {
     [COLLECTIONS.events, false],
     [COLLECTIONS.sessions, true],
     [COLLECTIONS.rollups, true],
+    // team activity: raw events, and the rollups (read-modify-written by {_id, v}: one a late event raised stays)
+    [COLLECTIONS.activityEvents, false],
+    [COLLECTIONS.activityDays, true],
+    [COLLECTIONS.activityTeam, true],
+    [COLLECTIONS.activityTeamPages, true],
   ] as const) {
     if (!parts.has(part)) continue;
     const r = await sweepExpiring(db, part, now, batchSize, versioned);

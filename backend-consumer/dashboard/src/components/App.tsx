@@ -7,13 +7,15 @@ import { forgetForms } from "../forms.ts";
 import { answeredRange, clearErrors, useLoad } from "../hooks.ts";
 import { applyPatch, parseState, serializeState, type UrlState } from "../state.ts";
 import type { Me } from "../types.ts";
+import { ActivityUser } from "./ActivityUser.tsx";
 import { Forms } from "./Forms.tsx";
-import { Header } from "./Header.tsx";
+import { activityTitle, Header } from "./Header.tsx";
 import { Install } from "./Install.tsx";
 import { LeadPage } from "./LeadPage.tsx";
 import { Leads } from "./Leads.tsx";
 import { Overview } from "./Overview.tsx";
 import { SignIn } from "./SignIn.tsx";
+import { TeamActivity } from "./TeamActivity.tsx";
 import { Announcer, ErrorBanner, Loading } from "./ui.tsx";
 
 function useAuth(): AuthState {
@@ -93,12 +95,14 @@ function Dashboard(props: { canSignOut: boolean }) {
   const page = useMemo(() => (me.data ? derivePage(me.data, normalised, navigate, href) : null), [me.data, normalised, navigate, href]);
 
   // a new view starts at the top; a title says where the user is (history, tabs)
-  const viewKey = url.view.name === "lead" ? `lead/${url.view.id}` : url.view.name;
+  const viewKey = url.view.name === "lead" || url.view.name === "activity-user" ? `${url.view.name}/${url.view.id}` : url.view.name;
+  const role = me.data?.role;
   useEffect(() => {
-    const titles: Record<string, string> = { overview: "Overview", leads: "Leads", forms: "Forms", install: "Install", lead: "Lead" };
+    const activity = activityTitle(role ?? "agency");
+    const titles: Record<string, string> = { overview: "Overview", leads: "Leads", forms: "Forms", install: "Install", lead: "Lead", activity, "activity-user": activity };
     document.title = `${titles[url.view.name] ?? "Dashboard"} · Lead Tracker`;
     window.scrollTo(0, 0);
-  }, [viewKey, url.view.name]);
+  }, [viewKey, url.view.name, role]);
 
   if (!page) {
     return (
@@ -143,6 +147,11 @@ function Dashboard(props: { canSignOut: boolean }) {
             <Forms />
           ) : view.name === "install" ? (
             <Install />
+          ) : view.name === "activity-user" ? (
+            <ActivityUser key={view.id} id={view.id} />
+          ) : view.name === "activity" ? (
+            // a location user's section is their own page: no colleagues to list
+            page.me.role === "agency" ? <TeamActivity /> : <ActivityUser key={page.me.userId} id={page.me.userId} />
           ) : (
             <Overview />
           )}

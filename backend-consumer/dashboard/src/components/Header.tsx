@@ -12,16 +12,23 @@ const TABS: { view: TopView; label: string }[] = [
   { view: "overview", label: "Overview" },
   { view: "leads", label: "Leads" },
   { view: "forms", label: "Forms" },
+  { view: "activity", label: "Team activity" },
   { view: "install", label: "Install" },
 ];
+
+/** A location user's activity section shows only their own activity: it says so. */
+export const activityTitle = (role: "agency" | "location"): string => (role === "agency" ? "Team activity" : "My activity");
 
 export function Header(props: { canSignOut: boolean }) {
   const page = usePage();
   const { me, state, navigate } = page;
-  const showLocations = me.role === "agency" && !me.sessionLocationId && me.locations.length > 0;
+  // a user's activity page covers every location they were in: no location to pick there
+  const showLocations = me.role === "agency" && !me.sessionLocationId && me.locations.length > 0 && state.view.name !== "activity-user";
   const siteOptions = me.sites.filter((s) => !state.loc || s.locationId === state.loc);
   const groupSites = showLocations && !state.loc && me.locations.length > 1;
-  const activeTab: TopView = state.view.name === "lead" ? "leads" : state.view.name;
+  const activeTab: TopView = state.view.name === "lead" ? "leads" : state.view.name === "activity-user" ? "activity" : state.view.name;
+  // CRM activity is not about websites: the site picker does not apply to it
+  const showSites = activeTab !== "activity";
   const sessionLocation = me.sessionLocationId ? page.locationById.get(me.sessionLocationId) : undefined;
 
   const answered = useStore(answeredRange);
@@ -69,39 +76,41 @@ export function Header(props: { canSignOut: boolean }) {
               </select>
             </div>
           ) : null}
-          <div class="control">
-            <label for="site-select">Site</label>
-            <select
-              id="site-select"
-              data-testid="site-select"
-              value={state.site ?? ""}
-              onChange={(e) => {
-                const id = e.currentTarget.value || null;
-                const site = id ? page.siteById.get(id) : undefined;
-                navigate({ site: id, ...(site && showLocations ? { loc: site.locationId } : {}) });
-              }}
-            >
-              <option value="">All sites</option>
-              {groupSites
-                ? me.locations.map((l) => {
-                    const inLoc = siteOptions.filter((s) => s.locationId === l.id);
-                    return inLoc.length ? (
-                      <optgroup key={l.id} label={l.name}>
-                        {inLoc.map((s) => (
-                          <option key={s.id} value={s.id}>
-                            {s.name}
-                          </option>
-                        ))}
-                      </optgroup>
-                    ) : null;
-                  })
-                : siteOptions.map((s) => (
-                    <option key={s.id} value={s.id}>
-                      {s.name}
-                    </option>
-                  ))}
-            </select>
-          </div>
+          {showSites ? (
+            <div class="control">
+              <label for="site-select">Site</label>
+              <select
+                id="site-select"
+                data-testid="site-select"
+                value={state.site ?? ""}
+                onChange={(e) => {
+                  const id = e.currentTarget.value || null;
+                  const site = id ? page.siteById.get(id) : undefined;
+                  navigate({ site: id, ...(site && showLocations ? { loc: site.locationId } : {}) });
+                }}
+              >
+                <option value="">All sites</option>
+                {groupSites
+                  ? me.locations.map((l) => {
+                      const inLoc = siteOptions.filter((s) => s.locationId === l.id);
+                      return inLoc.length ? (
+                        <optgroup key={l.id} label={l.name}>
+                          {inLoc.map((s) => (
+                            <option key={s.id} value={s.id}>
+                              {s.name}
+                            </option>
+                          ))}
+                        </optgroup>
+                      ) : null;
+                    })
+                  : siteOptions.map((s) => (
+                      <option key={s.id} value={s.id}>
+                        {s.name}
+                      </option>
+                    ))}
+              </select>
+            </div>
+          ) : null}
           <RangePicker />
           <span class="spacer" />
           <p class="range-label" data-testid="date-range">
@@ -124,7 +133,7 @@ export function Header(props: { canSignOut: boolean }) {
                 navigate({ view: { name: t.view } });
               }}
             >
-              {t.label}
+              {t.view === "activity" ? activityTitle(me.role) : t.label}
             </a>
           ))}
         </nav>

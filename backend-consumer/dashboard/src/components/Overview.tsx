@@ -162,8 +162,11 @@ function Trend() {
   const page = usePage();
   const interval = page.state.interval;
   const key = JSON.stringify(["trend", page.scope, page.dateRange, interval, page.filter]);
-  const res = useLoad(key, (signal) =>
-    stats(
+  // the answer keeps the interval it was asked by: until the next one arrives, the chart shows the last one as it was
+  // (not the last answer's rows in the new interval's buckets, which would read as zeros)
+  const res = useLoad(key, async (signal) => ({
+    interval,
+    answer: await stats(
       {
         scope: page.scope,
         metrics: ["visitors", "pageviews"],
@@ -174,20 +177,21 @@ function Trend() {
       },
       signal,
     ),
-  );
+  }));
 
   const chart = useMemo(() => {
     if (!res.data) return null;
-    const [from, to] = res.data.meta.date_range;
-    const buckets = bucketsOf(from, to, interval);
-    const byBucket = new Map(res.data.results.map((r) => [r.dimensions[0] ?? "", r.metrics]));
+    const { answer, interval: asked } = res.data;
+    const [from, to] = answer.meta.date_range;
+    const buckets = bucketsOf(from, to, asked);
+    const byBucket = new Map(answer.results.map((r) => [r.dimensions[0] ?? "", r.metrics]));
     const values = (i: number): number[] => buckets.map((b) => byBucket.get(b)?.[i] ?? 0);
     const series: Series[] = [
       { label: "Visitors", values: values(0), color: "#4f46e5", fill: "rgba(99, 102, 241, 0.10)" },
       { label: "Pageviews", values: values(1), color: "#0d9488" },
     ];
-    return { buckets, series, empty: series.every((s) => s.values.every((v) => v === 0)) };
-  }, [res.data, interval]);
+    return { buckets, series, interval: asked, empty: series.every((s) => s.values.every((v) => v === 0)) };
+  }, [res.data]);
 
   const actions = (
     <div class="segmented" role="group" aria-label="Interval">
@@ -211,7 +215,7 @@ function Trend() {
       <div class="chart-wrap" data-testid="chart" data-buckets={chart?.buckets.length ?? 0}>
         {chart ? (
           <>
-            <Chart buckets={chart.buckets} series={chart.series} interval={interval} />
+            <Chart buckets={chart.buckets} series={chart.series} interval={chart.interval} />
             {chart.empty && !res.loading ? (
               <div class="chart-empty">
                 <p class="empty-title">No visitors in this period yet</p>
