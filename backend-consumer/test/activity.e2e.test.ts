@@ -259,6 +259,44 @@ describe("team activity through the CRM stand-in", () => {
     expect(colleague.body.error).toBe("not_found");
   });
 
+  it("the team view shows those pages and times (±1 s) to the agency, and the location user only themselves", async () => {
+    const open = async (as: string, query: string) => {
+      const { page } = await openCrm(as, `/crm`);
+      await page.evaluate((q) => {
+        (document.getElementById("app") as HTMLIFrameElement).src = `${new URL((document.getElementById("app") as HTMLIFrameElement).src).origin}/app${q}`;
+      }, query);
+      return page.frameLocator("#app");
+    };
+    const seconds = (text: string): number => {
+      const m = /^(?:(\d+) h)?\s*(?:(\d+) min)?\s*(?:(\d+) s)?$/.exec(text.trim());
+      if (!m) throw new Error(`not a duration: ${text}`);
+      return Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+    };
+    const app = await open("agency", `?view=activity/${DEMO.locationUserId}&range=day`);
+    const rows = app.getByTestId("activity-page-row");
+    await expect.poll(() => rows.count(), { timeout: 20_000 }).toBe(Object.keys(expected.location!).length);
+    for (const [p, [views, walked]] of Object.entries(expected.location!)) {
+      const row = app.locator(`[data-testid=activity-page-row][data-page="${p}"]`);
+      expect(Number(await row.locator("[data-metric=views]").innerText()), p).toBe(views);
+      const shown = seconds(await row.locator("[data-metric=time_spent]").innerText());
+      expect(Math.abs(shown - walked), `${p}: the page shows ${shown} s, walked ${walked} s`).toBeLessThanOrEqual(1);
+    }
+    const team = await open("agency", "?view=activity&range=day");
+    await expect.poll(() => team.getByTestId("activity-user-row").count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    const ids = await team.getByTestId("activity-user-row").evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-user-id")));
+    expect(ids).toEqual(expect.arrayContaining([DEMO.locationUserId, DEMO.agencyUserId]));
+
+    // the location user: their own page, and nothing of the agency admin by editing the URL
+    const mine = await open("location", `?view=activity/${DEMO.locationUserId}&range=day`);
+    await expect.poll(() => mine.getByTestId("activity-page-row").count(), { timeout: 20_000 }).toBe(Object.keys(expected.location!).length);
+    const other = await open("location", `?view=activity/${DEMO.agencyUserId}&range=day`);
+    await other.getByText("Activity not available").waitFor({ timeout: 20_000 });
+    expect(await other.getByTestId("activity-page-row").count()).toBe(0);
+    const list = await open("location", "?view=activity&range=day");
+    await list.getByText("My activity").first().waitFor({ timeout: 20_000 });
+    expect(await list.getByTestId("activity-user-row").count()).toBe(0);
+  }, 120_000);
+
   it("no contact data left the page: no email, phone or CRM id in anything the Custom JS sent or the drain stored", async () => {
     const all = [...sentBy.location!, ...sentBy.agency!];
     expect(all.some((s) => s.includes("/v1/activity"))).toBe(true);
