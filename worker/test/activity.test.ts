@@ -61,6 +61,17 @@ describe("POST /v1/activity", () => {
     expect(JSON.stringify(message)).not.toContain("someone-else");
   });
 
+  it("normalises paths again and names pages itself: a client that is not the script cannot store an id, an email or a query", async () => {
+    const send = spyOnQueue();
+    const raw = activityEvent({ path: "/v2/location/ve9EPM428h8vShlRW1KT/contacts/detail/jane.doe@example.com?phone=5551234567#x", page: "Jane Doe" });
+    const res = await post({ token: await token(), events: [raw, activityEvent({ path: "/v2/location/:locationId/conversations", page: "whatever I say" })] });
+    expect(res.status).toBe(202);
+    const [first, second] = (send.mock.calls[0]![0] as ActivityQueueMessage).events;
+    expect(first).toMatchObject({ path: "/v2/location/:locationId/contacts/detail/:id", page: "Contacts" });
+    expect(second).toMatchObject({ path: "/v2/location/:locationId/conversations", page: "Conversations" });
+    expect(JSON.stringify(send.mock.calls[0]![0])).not.toMatch(/jane|5551234567|ve9EPM|Jane Doe/);
+  });
+
   it("refuses an event that carries actor fields of its own, and keeps the others", async () => {
     const send = spyOnQueue();
     const good = activityEvent();

@@ -19,7 +19,7 @@ const DEFAULT_IDLE_SECONDS = 60;
 const pageNamesSchema = z.record(z.string().min(1).max(512), z.string().max(64));
 
 /** The configured page names, or none (with a warning) if the var is not such a JSON object. */
-function configuredPageNames(raw: string | undefined, log: WorkerLog): Record<string, string> {
+export function configuredPageNames(raw: string | undefined, log: WorkerLog): Record<string, string> {
   if (!raw || !raw.trim()) return {};
   let parsed: unknown;
   try {

@@ -3,7 +3,8 @@
  * client and per-user rate limits (429) → zod per event → one queue message per request → 202.
  *
  * Who the events are about comes only from the verified actor token: user, tenant, location, role, time zone and
- * retention are stamped from its claims, and anything the body says about them is never read. Any origin may
+ * retention are stamped from its claims, and anything the body says about them is never read. Paths are normalised
+ * again and pages named here, whatever the script did. Any origin may
  * send (the CRM's pages are on the CRM's domains, white-labelled ones included): the token is the credential.
  * A refused token costs nothing but its own request.
  */
@@ -30,6 +31,8 @@ import { ApiError, InvalidBatch, InvalidJson, NoValidEvents, PayloadTooLarge, To
 import { requireClientWithinLimit, requireSiteClientWithinLimit } from "../lib/guard.ts";
 import { clientKey } from "../lib/enrich.ts";
 import { errorText, workerLog } from "../lib/log.ts";
+import { DEFAULT_PAGE_NAMES, normalisePath, pageNameIn } from "../../../contracts/activity-path.ts";
+import { configuredPageNames } from "./activity-script.ts";
 
 const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
 const decoder = new TextDecoder();
@@ -75,6 +78,23 @@ export async function verifyActor(pem: string, token: string): Promise<Actor> {
   if (!claims.success || typeof payload.sub !== "string" || !payload.sub || payload.sub.length > 36) throw ActorTokenInvalid();
   const { ten, loc, role, tz, ret } = claims.data;
   return { userId: payload.sub, tenantId: ten, locationId: loc, role, timezone: tz, retentionDays: ret };
+}
+
+/** The page-name map the served script was given, per isolate (and again only if the var changes). */
+let namesCache: { raw: string; names: Record<string, string> } | null = null;
+function pageNames(env: Env): Record<string, string> {
+  const raw = String(env.ACTIVITY_PAGE_NAMES ?? "");
+  if (namesCache?.raw !== raw) namesCache = { raw, names: { ...DEFAULT_PAGE_NAMES, ...configuredPageNames(raw, workerLog(env)) } };
+  return namesCache.names;
+}
+
+/**
+ * The event as stored: its path normalised again here (a script that was changed, or a client that is not the
+ * script, cannot store an id, an email or a query string) and its page named from that path by the edge's own map.
+ */
+function normalised(event: ActivityEvent, names: Record<string, string>): ActivityEvent {
+  const path = normalisePath(event.path);
+  return { ...event, path, page: pageNameIn(path, names) };
 }
 
 function parseBody(bytes: ArrayBuffer): unknown {
@@ -123,6 +143,7 @@ activityRoute.post(
 
     const accepted: ActivityEvent[] = [];
     const rejected: RejectedEvent[] = [];
+    const names = pageNames(c.env);
     const seen = new Set<string>();
     envelope.data.events.forEach((raw, index) => {
       const parsed = activityEventSchema.safeParse(raw);
@@ -132,7 +153,7 @@ activityRoute.post(
       } else if (seen.has(parsed.data.id)) rejected.push({ index, reason: "duplicate_id", error: "id: the same id earlier in the batch" });
       else {
         seen.add(parsed.data.id);
-        accepted.push(parsed.data);
+        accepted.push(normalised(parsed.data, names));
       }
     });
     if (accepted.length === 0) throw NoValidEvents(rejected);
