@@ -19,6 +19,7 @@ console.log(`
   Lead tracker — local stack is up
   Dashboard     ${stack.demoUrl}crm      (the CRM stand-in: the dashboard as a CRM user sees it, with single sign-on)
                 ${stack.appUrl}   (on its own: sign in with a token)
+  Team activity ${stack.demoUrl}v2/location/demo-location-acme/dashboard?as=location  (the CRM's own pages; team activity under Lead Tracker)
   Demo site     ${stack.demoUrl}
   Edge Worker   ${stack.edge.url}        (POST /v1/events, GET /sdk/<version>.js, GET /healthz)
   Backend       ${stack.backend.url}        (admin API /v1/..., docs ${stack.backend.url}/docs)
