@@ -11,13 +11,13 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { DEFAULT_RETENTION_DAYS, type Actor } from "#contracts";
-import { writeAudit } from "../audit/audit.ts";
 import type { ConfigDb } from "../config/db.ts";
 import { locations, sites } from "../config/schema.ts";
 import { requestIdOf } from "../api/admin/audited.ts";
 import { readBody } from "../api/admin/body.ts";
 import { ApiError, DatabaseUnavailable, isDatabaseUnavailable, PayloadTooLarge } from "../api/admin/errors.ts";
 import { signInWithHighLevel, SsoRefused, type SsoDb, type SsoIdentity } from "../api/sso/highlevel.ts";
+import { auditSignIn } from "../api/sso/route.ts";
 import { mintActorToken, type ActorKeys } from "./token.ts";
 
 export interface ActorRouteDeps {
@@ -76,17 +76,7 @@ export function actorRoutes(deps: ActorRouteDeps): Hono {
       async (tx) => {
         const who = await signInWithHighLevel(tx, encryptedData, { sharedSecret, autoCreateTenants: deps.autoCreateTenants ?? false });
         if (who.provisioned.action !== "none") {
-          await writeAudit(tx, {
-            tenantId: who.tenantId,
-            locationId: who.locationId,
-            actor: { userId: who.userId, role: who.role },
-            action: "auth.sso",
-            targetType: "user",
-            targetId: who.userId,
-            changes: who.provisioned.action === "updated" && who.provisioned.roleBefore !== who.role ? { role: { before: who.provisioned.roleBefore, after: who.role } } : null,
-            meta: { provider: "highlevel", via: "activity", role: who.role, sessionLocationId: who.locationId, provisioned: who.provisioned.action },
-            requestId: requestIdOf(c),
-          });
+          await auditSignIn(tx, who, requestIdOf(c), "activity");
         }
         return { who, actor: await actorOf(tx, who) };
       },

@@ -8,7 +8,7 @@ import { formatAgo, formatCount, formatSpent } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import type { ActivityFilter, ActivityMetric } from "../types.ts";
 import { Chart, type Series } from "./Chart.tsx";
-import { Empty, Loading, Panel } from "./ui.tsx";
+import { Empty, IntervalSwitch, Loading, Panel } from "./ui.tsx";
 
 export const ACTIVITY_LABELS: Record<ActivityMetric, string> = {
   active_users: "Active users",
@@ -69,12 +69,6 @@ export function ActivityKpis(props: { metrics: ActivityMetric[]; values: Partial
   );
 }
 
-const INTERVALS = [
-  { value: "day", label: "Day" },
-  { value: "week", label: "Week" },
-  { value: "month", label: "Month" },
-] as const;
-
 interface TrendSeries {
   metric: "active_users" | "page_views" | "sessions" | "time_spent";
   label: string;
@@ -114,22 +108,7 @@ export function ActivityTrend(props: { title: string; series: TrendSeries[]; fil
     });
   }, [res.data]);
 
-  const actions = (
-    <div class="segmented" role="group" aria-label="Interval">
-      {INTERVALS.map((i) => (
-        <button
-          key={i.value}
-          type="button"
-          class="segment"
-          aria-pressed={interval === i.value ? "true" : "false"}
-          data-testid={`interval-${i.value}`}
-          onClick={() => page.navigate({ interval: i.value })}
-        >
-          {i.label}
-        </button>
-      ))}
-    </div>
-  );
+  const actions = <IntervalSwitch interval={interval} />;
 
   return (
     <Panel title={props.title} actions={actions} busy={res.loading} class="trend" testid="activity-trend">

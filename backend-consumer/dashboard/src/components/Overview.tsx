@@ -11,7 +11,7 @@ import type { StatsAnswer } from "../types.ts";
 import { Breakdown, valueLabel, type BreakdownTab } from "./Breakdown.tsx";
 import { Chart, type Series } from "./Chart.tsx";
 import { rangeKey } from "./Header.tsx";
-import { ChangeBadge, Empty, Loading, Panel } from "./ui.tsx";
+import { ChangeBadge, Empty, IntervalSwitch, Loading, Panel } from "./ui.tsx";
 
 const SOURCE_TABS: BreakdownTab[] = [
   { dim: "visit:source", label: "Source" },
@@ -152,12 +152,6 @@ function Kpis() {
   );
 }
 
-const INTERVALS = [
-  { value: "day", label: "Day" },
-  { value: "week", label: "Week" },
-  { value: "month", label: "Month" },
-] as const;
-
 function Trend() {
   const page = usePage();
   const interval = page.state.interval;
@@ -193,22 +187,7 @@ function Trend() {
     return { buckets, series, interval: asked, empty: series.every((s) => s.values.every((v) => v === 0)) };
   }, [res.data]);
 
-  const actions = (
-    <div class="segmented" role="group" aria-label="Interval">
-      {INTERVALS.map((i) => (
-        <button
-          key={i.value}
-          type="button"
-          class="segment"
-          aria-pressed={interval === i.value ? "true" : "false"}
-          data-testid={`interval-${i.value}`}
-          onClick={() => page.navigate({ interval: i.value })}
-        >
-          {i.label}
-        </button>
-      ))}
-    </div>
-  );
+  const actions = <IntervalSwitch interval={interval} />;
 
   return (
     <Panel title="Visitors and pageviews" actions={actions} busy={res.loading} class="trend">

@@ -1,7 +1,9 @@
-/** Shared pieces: panels, loading and empty states, the error banner, the screen-reader announcer. */
+/** Shared pieces: panels, loading and empty states, the error banner, the screen-reader announcer, the interval switch. */
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
+import { usePage } from "../context.ts";
 import { dismissError, useErrors } from "../hooks.ts";
+import type { Interval } from "../dates.ts";
 
 export function Panel(props: { title: string; id?: string; actions?: ComponentChildren; children: ComponentChildren; busy?: boolean; class?: string; testid?: string }) {
   const headingId = `${props.id ?? props.title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}-title`;
@@ -131,5 +133,32 @@ export function ChangeBadge(props: { value: number | null; invert?: boolean }) {
       <span class="sr-only">{up ? "up" : "down"} </span>
       {Math.abs(props.value)}%
     </span>
+  );
+}
+
+const INTERVALS = [
+  { value: "day", label: "Day" },
+  { value: "week", label: "Week" },
+  { value: "month", label: "Month" },
+] as const;
+
+/** Day / week / month for a chart: the current one pressed, a click puts another in the URL. */
+export function IntervalSwitch(props: { interval: Interval }) {
+  const page = usePage();
+  return (
+    <div class="segmented" role="group" aria-label="Interval">
+      {INTERVALS.map((i) => (
+        <button
+          key={i.value}
+          type="button"
+          class="segment"
+          aria-pressed={props.interval === i.value ? "true" : "false"}
+          data-testid={`interval-${i.value}`}
+          onClick={() => page.navigate({ interval: i.value })}
+        >
+          {i.label}
+        </button>
+      ))}
+    </div>
   );
 }

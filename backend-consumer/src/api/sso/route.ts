@@ -12,7 +12,7 @@ import { requestIdOf } from "../admin/audited.ts";
 import { readBody } from "../admin/body.ts";
 import { ApiError, DatabaseUnavailable, isDatabaseUnavailable, PayloadTooLarge } from "../admin/errors.ts";
 import { mintSession, type SessionKeys } from "../session.ts";
-import { signInWithHighLevel, SsoRefused } from "./highlevel.ts";
+import { signInWithHighLevel, SsoRefused, type SsoIdentity } from "./highlevel.ts";
 
 export interface SsoRouteDeps {
   db: ConfigDb;
@@ -23,6 +23,24 @@ export interface SsoRouteDeps {
   /** Called after every sign-in (the scope cache must not keep a role the CRM has just changed). */
   onSignIn?: () => void;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The audit entry of a sign-in through the CRM (the user as provisioned, a role the CRM changed), written in the
+ * sign-in's transaction. `via` names another way in than the dashboard (the Custom JS's actor-token exchange).
+ */
+export async function auditSignIn(tx: Parameters<typeof writeAudit>[0], who: SsoIdentity, requestId: string | null, via?: string): Promise<void> {
+  await writeAudit(tx, {
+    tenantId: who.tenantId,
+    locationId: who.locationId,
+    actor: { userId: who.userId, role: who.role },
+    action: "auth.sso",
+    targetType: "user",
+    targetId: who.userId,
+    changes: who.provisioned.action === "updated" && who.provisioned.roleBefore !== who.role ? { role: { before: who.provisioned.roleBefore, after: who.role } } : null,
+    meta: { provider: "highlevel", ...(via ? { via } : {}), role: who.role, sessionLocationId: who.locationId, provisioned: who.provisioned.action },
+    requestId,
+  });
 }
 
 const exchangeSchema = z.strictObject({ encryptedData: z.string().min(1).max(64 * 1024) });
@@ -39,17 +57,7 @@ export function ssoRoutes(deps: SsoRouteDeps): Hono {
     const who = await deps.db.transaction(
       async (tx) => {
         const who = await signInWithHighLevel(tx, encryptedData, { sharedSecret, autoCreateTenants: deps.autoCreateTenants ?? false });
-        await writeAudit(tx, {
-          tenantId: who.tenantId,
-          locationId: who.locationId,
-          actor: { userId: who.userId, role: who.role },
-          action: "auth.sso",
-          targetType: "user",
-          targetId: who.userId,
-          changes: who.provisioned.action === "updated" && who.provisioned.roleBefore !== who.role ? { role: { before: who.provisioned.roleBefore, after: who.role } } : null,
-          meta: { provider: "highlevel", role: who.role, sessionLocationId: who.locationId, provisioned: who.provisioned.action },
-          requestId: requestIdOf(c),
-        });
+        await auditSignIn(tx, who, requestIdOf(c));
         return who;
       },
       { isolationLevel: "read committed" },
