@@ -23,7 +23,7 @@ let requests: { url: string; body: string; json: { token?: string; events?: Acti
 /** What the edge answers next (default 202). */
 let edgeAnswers: number[];
 /** What the token exchange answers next (default a new token). */
-let tokenAnswers: ("fail" | "hang")[];
+let tokenAnswers: ("fail" | "hang" | "hang-until-aborted")[];
 let exposed: string[];
 let tokens = 0;
 let visibility: DocumentVisibilityState;
@@ -87,6 +87,9 @@ beforeEach(() => {
     if (url == TOKEN_URL) {
       const next = tokenAnswers.shift();
       if (next == "hang") return new Promise(() => {});
+      if (next == "hang-until-aborted") {
+        return new Promise((_, reject) => init.signal?.addEventListener("abort", () => reject(init.signal!.reason)));
+      }
       if (next == "fail") return new Response('{"error":"unavailable"}', { status: 503 });
       return Response.json({ token: `tok-${++tokens}`, expiresAt: new Date(Date.now() + 3_600_000).toISOString() });
     }
@@ -169,6 +172,24 @@ describe("activity: start", () => {
     expect(requests.filter((r) => r.url == TOKEN_URL).map((r) => r.json.encryptedData)).toEqual(["ENC:1", "ENC:2", "ENC:3"]);
     expect(edge()[0]!.json.token).toBe("tok-1");
     expect(ofType("view").map((e) => e.page)).toEqual(["Contacts", "Opportunities"]);
+  });
+
+  it("gives up on an exchange unanswered after 30 s and tries again, rather than waiting for ever", async () => {
+    tokenAnswers = ["hang-until-aborted"];
+    // the browser's timeout signal, on the test's clock
+    const timeout = vi.spyOn(AbortSignal, "timeout").mockImplementation((ms: number) => {
+      const c = new AbortController();
+      setTimeout(() => c.abort(new DOMException("timed out", "TimeoutError")), ms);
+      return c.signal;
+    });
+    await boot();
+    expect(timeout).toHaveBeenCalledWith(30_000);
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(requests.filter((r) => r.url == TOKEN_URL)).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1_000 + 1_600); // the timeout, then the first retry (0.5-1.5 s)
+    expect(requests.filter((r) => r.url == TOKEN_URL).map((r) => r.json.encryptedData)).toEqual(["ENC:1", "ENC:2"]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(edge()[0]!.json.token).toBe("tok-1");
   });
 
   it("is not held back by a website consent decision on the same origin", async () => {

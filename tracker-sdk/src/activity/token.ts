@@ -4,7 +4,8 @@
  * token of at most an hour, which goes into every batch's head. Renewed 5 minutes before it expires (the clock
  * between 1 and 60 minutes, so a wrong browser clock cannot make it spin), at once when the edge answers 401, and
  * when the user moves to another CRM location (the token names the location). Failures retry with a randomised
- * backoff from 1 s doubling to 5 minutes; meanwhile events wait in the outbox.
+ * backoff from 1 s doubling to 5 minutes, and an exchange unanswered after 30 s is a failure; meanwhile events wait
+ * in the outbox.
  */
 import type { ActivityScriptConfig } from "../../../contracts/activity-path.ts";
 import { flush, setHead } from "../queue.ts";
@@ -25,7 +26,8 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 /** A new token and when it expires (an ISO date or epoch ms). */
 async function exchange(encrypted?: unknown): Promise<{ token: string; expiresAt?: string | number }> {
   const details = encrypted || (await (window as Host).exposeSessionDetails!(config.appId));
-  const res = await fetch(config.tokenUrl, { method: "POST", body: JSON.stringify({ encryptedData: details }) });
+  // an exchange that never answers would hold every later renewal: after 30 s it fails like any other
+  const res = await fetch(config.tokenUrl, { method: "POST", body: JSON.stringify({ encryptedData: details }), signal: AbortSignal.timeout?.(3e4) });
   // an error answer has no token (or is no JSON): a failure like any other
   const answer = await res.json();
   if (!answer.token || typeof answer.token != "string") throw 0;
