@@ -8,38 +8,25 @@
  * "My activity" with nothing of colleagues, also when the URL names one; accessibility (axe). The docs'
  * screenshots are taken last (`UPDATE_SCREENSHOTS=1` writes them to docs/).
  */
-import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { decodeJwt } from "jose";
-import mysql from "mysql2/promise";
-import type { Browser, BrowserContext, Frame, FrameLocator, Page, Request } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { actorClaimsSchema, type ActivityEvent, type ActivityQueueMessage, type Actor } from "#contracts";
 import { normalisePath, pageName } from "../../contracts/activity-path.ts";
 import { bucketsOf, resolveRange } from "../dashboard/src/dates.ts";
 import { formatAgo, formatCount, formatSpent } from "../dashboard/src/format.ts";
 import { encryptPassphrasePayload } from "../src/api/sso/crypto-js-passphrase.ts";
 import { mintToken } from "../src/api/auth.ts";
-import { connectMongo } from "../src/store/mongo.ts";
-import { ROOT } from "../../scripts/lib/paths.ts";
+import type { CrmUser } from "../../scripts/lib/demo-activity.ts";
 import { DEMO } from "../../scripts/lib/seed.ts";
 import { startStack, type Stack } from "../../scripts/lib/stack.ts";
-import { launchBrowser } from "../../scripts/testing/browser.ts";
+import { appParams, expectAccessible, openCrmBrowser, screenshot, settled, stopStackAndDrop, withScreenshotDir, type CrmBrowser, type Session } from "../../scripts/testing/crm-browser.ts";
 import { eventually, uniqueDbName } from "../../scripts/testing/mongo.ts";
 import { TEST_DATA_DIR, TEST_PORTS } from "../../scripts/testing/ports.ts";
 
 // ---- the seed: who did what, when (whole seconds, working hours, days before today) ------------------------------
 
-interface CrmContext {
-  userId: string;
-  companyId: string;
-  role: "admin" | "user";
-  type: "agency" | "location";
-  userName: string;
-  email: string;
-  activeLocation?: string;
-}
+/** A CRM user's session details, as the Custom JS sends them to the token exchange. */
+type CrmContext = Omit<CrmUser, "sessionsPerDay">;
 
 /** One CRM session: `daysAgo` days before today (UTC) at `hour`:00 UTC, raw CRM routes with active seconds each. */
 interface SeedSession {
@@ -172,96 +159,18 @@ function buildSeed(actors: Actor[], now: number): { messages: ActivityQueueMessa
 
 // ---- the stack and the browser ---------------------------------------------------------------------------------
 
-interface Watch {
-  label: string;
-  problems: string[];
-  inflight: Set<Request>;
-  token: Promise<string> | null;
-}
-
-interface Session {
-  context: BrowserContext;
-  page: Page;
-  app: FrameLocator;
-  watch: Watch;
-}
-
 let stack: Stack;
-let browser: Browser;
+let crm: CrmBrowser;
 let agencyToken: string;
 let mongoDb: string;
 let mariadbDb: string;
 let expected: Map<string, Expected>;
-const contexts: BrowserContext[] = [];
 
 const idOf = (name: string): string => [...expected.values()].find((e) => e.name === name)!.id;
 const people = (): Expected[] => [...expected.values()];
 
 async function activityQuery(body: Record<string, unknown>, token = agencyToken): Promise<Response> {
   return fetch(`${stack.backend.url}/v1/activity/query`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
-}
-
-function watch(context: BrowserContext, label: string): Watch {
-  const w: Watch = { label, problems: [], inflight: new Set(), token: null };
-  context.on("console", (m) => {
-    if (m.type() === "error") w.problems.push(`console error: ${m.text()}`);
-  });
-  context.on("weberror", (e) => w.problems.push(`uncaught: ${e.error().message}`));
-  context.on("request", (r) => w.inflight.add(r));
-  context.on("requestfailed", (r) => {
-    w.inflight.delete(r);
-    w.problems.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`);
-  });
-  context.on("requestfinished", (r) => w.inflight.delete(r));
-  context.on("response", (res) => {
-    if (res.status() >= 400) w.problems.push(`HTTP ${res.status()}: ${res.request().method()} ${res.url()}`);
-    if (res.url() === `${stack.backend.url}/v1/auth/highlevel` && res.ok()) w.token = res.json().then((b: { token: string }) => b.token);
-  });
-  return w;
-}
-
-/**
- * The CRM stand-in open as `as` with the dashboard at `path` (a query string of /app), signed in. The stand-in also
- * runs the app's Custom JS, which would report these very page views as activity of the signed-in user: here it is
- * answered with an empty script, so the seeded activity is all there is and every number is exact.
- */
-async function openCrm(as: string, path: string, opts: { viewport?: { width: number; height: number }; bypassCSP?: boolean } = {}): Promise<Session> {
-  const context = await browser.newContext({ viewport: opts.viewport ?? { width: 1280, height: 900 }, ...(opts.bypassCSP ? { bypassCSP: true } : {}) });
-  contexts.push(context);
-  await context.route(`${stack.edge.url}/**`, (route) =>
-    route.fulfill(route.request().resourceType() === "script" ? { body: "", contentType: "text/javascript" } : { status: 204, body: "" }),
-  );
-  const w = watch(context, as);
-  const page = await context.newPage();
-  const url = new URL("crm", stack.demoUrl);
-  url.searchParams.set("as", as);
-  url.searchParams.set("path", path);
-  await page.goto(url.toString());
-  const app = page.frameLocator("#app");
-  await app.getByTestId("tab-activity").waitFor({ timeout: 20_000 });
-  return { context, page, app, watch: w };
-}
-
-function appFrame(s: Session): Frame {
-  const frame = s.page.frames().find((f) => f.url().startsWith(stack.appUrl));
-  if (!frame) throw new Error("no dashboard frame");
-  return frame;
-}
-
-const appParams = (s: Session): URLSearchParams => new URL(appFrame(s).url()).searchParams;
-
-/** Nothing loading: no request in flight, no busy panel, skeleton or spinner, three checks in a row. */
-async function settled(s: Session): Promise<void> {
-  let quiet = 0;
-  await eventually(
-    async () => {
-      const busy = s.watch.inflight.size > 0 || (await s.app.locator('[aria-busy="true"], .skeleton, .spinner').count()) > 0;
-      quiet = busy ? 0 : quiet + 1;
-      return quiet >= 3 ? true : undefined;
-    },
-    20_000,
-    `the dashboard (${s.watch.label}) to finish loading`,
-  );
 }
 
 /** The users table as shown: id, and the text of each column. */
@@ -282,7 +191,9 @@ beforeAll(async () => {
   mongoDb = uniqueDbName("actdash");
   mariadbDb = uniqueDbName("actdash");
   stack = await startStack({ dataDir: TEST_DATA_DIR, ports: TEST_PORTS, mongoDb, mariadbDb });
-  browser = await launchBrowser();
+  // The stand-in also runs the app's Custom JS, which would report these very page views as activity of the
+  // signed-in user: it is answered with an empty script, so the seeded activity is all there is and every number is exact.
+  crm = await openCrmBrowser(stack, { readyTestId: "tab-activity", stubCustomJs: true });
   agencyToken = await mintToken(stack.jwtSecret, { sub: DEMO.agencyUserId });
 
   // each CRM user signs in as the Custom JS would: the backend provisions them and names the actor
@@ -326,17 +237,8 @@ beforeAll(async () => {
 }, 200_000);
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await stack?.stop();
-  if (stack) {
-    const mongo = await connectMongo(stack.mongo.url, mongoDb).catch(() => null);
-    await mongo?.db.dropDatabase().catch(() => {});
-    await mongo?.close();
-  }
-  const conn = await mysql.createConnection({ uri: inject("mariadbUrl") }).catch(() => null);
-  await conn?.query(`DROP DATABASE IF EXISTS \`${mariadbDb}\``).catch(() => {});
-  await conn?.end();
+  await crm?.close();
+  await stopStackAndDrop(stack, { mongoDb, mariadbDb });
 }, 60_000);
 
 // ---- the tests ---------------------------------------------------------------------------------------------------
@@ -353,7 +255,7 @@ describe("team activity in the dashboard", () => {
   });
 
   it("shows the agency admin every user with their numbers, and the totals", async () => {
-    agency = await openCrm("agency", "?view=activity");
+    agency = await crm.open("agency", { path: "?view=activity" });
     await agency.app.getByTestId("activity-user-row").first().waitFor();
     await settled(agency);
     expect(await agency.app.getByTestId("tab-activity").innerText()).toBe("Team activity");
@@ -486,7 +388,7 @@ describe("team activity in the dashboard", () => {
   });
 
   it("shows an agency admin inside a location only that location's activity", async () => {
-    const s = await openCrm("agency-in-location", "?view=activity");
+    const s = await crm.open("agency-in-location", { path: "?view=activity" });
     await s.app.getByTestId("activity-user-row").first().waitFor();
     await settled(s);
     const inAcme = people().filter((e) => e.byLocation.has(DEMO.locationId));
@@ -500,7 +402,7 @@ describe("team activity in the dashboard", () => {
   it("shows a location user only their own activity, and 'not available' for a colleague named in the URL", async () => {
     const lee = expected.get(idOf("Lee Location"))!;
     const dana = expected.get(idOf("Dana Frontdesk"))!;
-    const s = await openCrm("location", "?view=activity");
+    const s = await crm.open("location", { path: "?view=activity" });
     expect(await s.app.getByTestId("tab-activity").innerText()).toBe("My activity");
     await s.app.getByTestId("activity-session").first().waitFor();
     await settled(s);
@@ -513,12 +415,7 @@ describe("team activity in the dashboard", () => {
     expect(s.watch.problems).toEqual([]);
 
     // a colleague's id put in the URL: the API says 404, the page says so and shows nothing of them
-    const deep = await s.context.newPage();
-    const url = new URL("crm", stack.demoUrl);
-    url.searchParams.set("as", "location");
-    url.searchParams.set("path", `?view=activity/${dana.id}`);
-    await deep.goto(url.toString());
-    const d: Session = { ...s, page: deep, app: deep.frameLocator("#app") };
+    const d = await crm.tab(s, "location", `?view=activity/${dana.id}`);
     await d.app.getByTestId("activity-not-available").waitFor({ timeout: 20_000 });
     await settled(d);
     expect(await d.app.getByTestId("activity-not-available").innerText()).toContain("not available");
@@ -526,7 +423,7 @@ describe("team activity in the dashboard", () => {
     expect(await d.app.locator("body").innerText()).not.toContain("Dana");
     expect(s.watch.problems.filter((p) => !p.includes(`/v1/activity/users/${dana.id}`) && !p.includes("404"))).toEqual([]);
     expect(s.watch.problems.some((p) => p.startsWith("HTTP 404") && p.includes(`/v1/activity/users/${dana.id}`))).toBe(true);
-    await deep.close();
+    await d.page.close();
 
     // the session token the page got: Dana's page is a 404, and a query by user names only Lee
     const token = await s.watch.token!;
@@ -537,52 +434,26 @@ describe("team activity in the dashboard", () => {
   });
 
   it("has no serious or critical accessibility violations (axe) on the team table, a user's page and 'not available'", async () => {
-    const axePath = join(ROOT, "node_modules/axe-core/axe.min.js");
-    const check = async (s: Session, where: string): Promise<void> => {
-      await settled(s);
-      const frame = appFrame(s);
-      if (!(await frame.evaluate(() => "axe" in window))) await frame.addScriptTag({ path: axePath });
-      const { violations, passes } = await frame.evaluate(async () => {
-        type Result = { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] };
-        const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: Result[]; passes: Result[] }> } }).axe;
-        const r = await axe.run(document, { resultTypes: ["violations"] });
-        return { passes: r.passes.length, violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${JSON.stringify(n.target)}: ${n.failureSummary ?? ""}`) })) };
-      });
-      expect(passes, `axe rules passed on ${where}`).toBeGreaterThan(10);
-      const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-      if (bad.length) console.log(`axe on ${where}:\n${JSON.stringify(bad, null, 2)}`);
-      expect(bad, `serious or critical violations on ${where}`).toEqual([]);
-    };
-    const s = await openCrm("agency", "?view=activity", { bypassCSP: true });
+    const s = await crm.open("agency", { path: "?view=activity", bypassCSP: true });
     await s.app.getByTestId("activity-user-row").first().waitFor();
-    await check(s, "the team table");
+    await expectAccessible(s, "the team table");
     await s.app.getByTestId("activity-user-row").first().locator("a").click();
     await s.app.getByTestId("activity-session").first().waitFor();
-    await check(s, "a user's page");
-    const l = await openCrm("location", `?view=activity/${idOf("Dana Frontdesk")}`, { bypassCSP: true });
+    await expectAccessible(s, "a user's page");
+    const l = await crm.open("location", { path: `?view=activity/${idOf("Dana Frontdesk")}`, bypassCSP: true });
     await l.app.getByTestId("activity-not-available").waitFor();
-    await check(l, "not available");
+    await expectAccessible(l, "not available");
   });
 
   it("takes the docs' screenshots: the team's activity, and a location user's own", async () => {
-    const dir = process.env.UPDATE_SCREENSHOTS === "1" ? join(ROOT, "docs") : mkdtempSync(join(tmpdir(), "activity-shots-"));
-    mkdirSync(dir, { recursive: true });
-    const shot = async (s: Session, name: string): Promise<void> => {
-      await settled(s);
-      const path = join(dir, name);
-      await s.page.screenshot({ path });
-      expect(statSync(path).size, name).toBeGreaterThan(20 * 1024);
-    };
-    try {
-      const a = await openCrm("agency", "?view=activity&range=7d", { viewport: { width: 1440, height: 1200 } });
+    await withScreenshotDir("activity-shots-", async (dir) => {
+      const a = await crm.open("agency", { path: "?view=activity&range=7d", viewport: { width: 1440, height: 1200 } });
       await a.app.getByTestId("activity-user-row").first().waitFor();
-      await shot(a, "dashboard-team-activity.png");
-      const l = await openCrm("location", "?view=activity&range=7d", { viewport: { width: 1440, height: 1200 } });
+      await screenshot(a, dir, "dashboard-team-activity.png");
+      const l = await crm.open("location", { path: "?view=activity&range=7d", viewport: { width: 1440, height: 1200 } });
       await l.app.getByTestId("activity-session").first().waitFor();
-      await shot(l, "dashboard-my-activity.png");
+      await screenshot(l, dir, "dashboard-my-activity.png");
       expect([...a.watch.problems, ...l.watch.problems]).toEqual([]);
-    } finally {
-      if (process.env.UPDATE_SCREENSHOTS !== "1") rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });

@@ -9,21 +9,16 @@
  *
  * `UPDATE_SCREENSHOTS=1` writes the screenshots to docs/; otherwise they go to a temporary directory.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import mysql from "mysql2/promise";
-import type { Browser, BrowserContext, Frame, FrameLocator, Page, Request } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatMetric } from "../dashboard/src/format.ts";
 import type { Metric } from "../dashboard/src/stats-meta.ts";
 import { DEFAULT_RANGE } from "../dashboard/src/state.ts";
 import { mintToken } from "../src/api/auth.ts";
 import { connectMongo } from "../src/store/mongo.ts";
-import { ROOT } from "../../scripts/lib/paths.ts";
 import { DEMO } from "../../scripts/lib/seed.ts";
 import { startStack, type Stack } from "../../scripts/lib/stack.ts";
-import { launchBrowser } from "../../scripts/testing/browser.ts";
+import { appParams, expectAccessible, openCrmBrowser, screenshot, settled, stopStackAndDrop, withScreenshotDir, type CrmBrowser, type Session } from "../../scripts/testing/crm-browser.ts";
 import { eventually, uniqueDbName } from "../../scripts/testing/mongo.ts";
 import { TEST_DATA_DIR, TEST_PORTS } from "../../scripts/testing/ports.ts";
 
@@ -32,32 +27,13 @@ interface StatsAnswer {
   meta: { date_range: [string, string]; timezone: string; total_rows?: number };
 }
 
-/** What a browser context did: problems (console errors, uncaught errors, failed requests), API calls, requests in flight. */
-interface Watch {
-  label: string;
-  problems: string[];
-  inflight: Set<Request>;
-  api: { method: string; url: string; body: string | null; status: number }[];
-  /** The session token the dashboard got from POST /v1/auth/highlevel (the latest). */
-  token: Promise<string> | null;
-}
-
-interface Session {
-  context: BrowserContext;
-  page: Page;
-  app: FrameLocator;
-  watch: Watch;
-}
-
 const KPI_METRICS: Metric[] = ["visitors", "visits", "pageviews", "leads", "conversion_rate", "time_on_page"];
 
 let stack: Stack;
-let browser: Browser;
+let crm: CrmBrowser;
 let agencyToken: string;
 let mongoDb: string;
 let mariadbDb: string;
-const watches: Watch[] = [];
-const contexts: BrowserContext[] = [];
 let agency: Session;
 
 // ---- the API, as the agency user (or another token) ---------------------------------------------------------
@@ -90,73 +66,6 @@ function total(answer: StatsAnswer, metrics: Metric[], metric: Metric): number |
 }
 
 // ---- the browser ---------------------------------------------------------------------------------------------
-
-function watch(context: BrowserContext, label: string): Watch {
-  const w: Watch = { label, problems: [], inflight: new Set(), api: [], token: null };
-  context.on("console", (m) => {
-    if (m.type() === "error") w.problems.push(`console error: ${m.text()} at ${m.location().url}`);
-  });
-  context.on("weberror", (e) => w.problems.push(`uncaught: ${e.error().message}`));
-  context.on("request", (r) => w.inflight.add(r));
-  context.on("requestfailed", (r) => {
-    w.inflight.delete(r);
-    w.problems.push(`request failed: ${r.method()} ${r.url()} (${r.failure()?.errorText})`);
-  });
-  context.on("requestfinished", (r) => w.inflight.delete(r));
-  context.on("response", (res) => {
-    const req = res.request();
-    if (res.status() >= 400) w.problems.push(`HTTP ${res.status()}: ${req.method()} ${res.url()}`);
-    if (res.url().startsWith(`${stack.backend.url}/v1/`)) w.api.push({ method: req.method(), url: res.url(), body: req.postData(), status: res.status() });
-    if (res.url() === `${stack.backend.url}/v1/auth/highlevel` && res.ok()) w.token = res.json().then((b: { token: string }) => b.token);
-  });
-  watches.push(w);
-  return w;
-}
-
-/** A new browser context with the CRM stand-in open as `as`, the dashboard framed and signed in. */
-async function openCrm(as: string, opts: { path?: string; viewport?: { width: number; height: number }; bypassCSP?: boolean } = {}): Promise<Session> {
-  const context = await browser.newContext({
-    viewport: opts.viewport ?? { width: 1280, height: 900 },
-    ...(opts.bypassCSP ? { bypassCSP: true } : {}),
-  });
-  contexts.push(context);
-  const w = watch(context, as);
-  const page = await context.newPage();
-  const url = new URL("crm", stack.demoUrl);
-  url.searchParams.set("as", as);
-  if (opts.path) url.searchParams.set("path", opts.path);
-  await page.goto(url.toString());
-  const app = page.frameLocator("#app");
-  // signed in: the header with its tabs is there
-  await app.getByTestId("tab-overview").waitFor({ timeout: 20_000 });
-  return { context, page, app, watch: w };
-}
-
-/** The dashboard's frame (its URL holds the page's state). */
-function appFrame(s: Session): Frame {
-  const frame = s.page.frames().find((f) => f.url().startsWith(stack.appUrl));
-  if (!frame) throw new Error(`no dashboard frame in ${s.page.frames().map((f) => f.url()).join(", ")}`);
-  return frame;
-}
-
-const appParams = (s: Session): URLSearchParams => new URL(appFrame(s).url()).searchParams;
-
-/**
- * Waits until the dashboard has nothing loading: no request in flight, no busy panel, no skeleton or spinner,
- * three checks in a row (a click's re-render and its requests start a moment after the click).
- */
-async function settled(s: Session, timeoutMs = 20_000): Promise<void> {
-  let quiet = 0;
-  await eventually(
-    async () => {
-      const busy = s.watch.inflight.size > 0 || (await s.app.locator('[aria-busy="true"], .skeleton, .spinner').count()) > 0;
-      quiet = busy ? 0 : quiet + 1;
-      return quiet >= 3 ? true : undefined;
-    },
-    timeoutMs,
-    `the dashboard (${s.watch.label}) to finish loading`,
-  );
-}
 
 const kpiText = (s: Session, metric: Metric): Promise<string> => s.app.getByTestId(`kpi-${metric}`).getByTestId("kpi-value").innerText();
 
@@ -216,7 +125,7 @@ beforeAll(async () => {
     demoHistoryDays: 21,
     backendEnv: { VISIT_FINALIZE_INTERVAL_MS: "1000" },
   });
-  browser = await launchBrowser();
+  crm = await openCrmBrowser(stack);
   agencyToken = await mintToken(stack.jwtSecret, { sub: DEMO.agencyUserId });
 
   // How many visits the demo history put on the queue (one queue message per visit; stack.ts records the count).
@@ -242,22 +151,12 @@ beforeAll(async () => {
     `the demo history (${marker!.messages} visits) to be drained and its visits finalized`,
   );
 
-  agency = await openCrm("agency");
+  agency = await crm.open("agency");
 }, 200_000);
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await stack?.stop();
-  if (stack) {
-    const mongo = await connectMongo(stack.mongo.url, mongoDb).catch(() => null);
-    await mongo?.db.dropDatabase().catch(() => {});
-    await mongo?.close();
-  }
-  // the server the global setup started (also when the stack failed to start after creating the database)
-  const conn = await mysql.createConnection({ uri: inject("mariadbUrl") }).catch(() => null);
-  await conn?.query(`DROP DATABASE IF EXISTS \`${mariadbDb}\``).catch(() => {});
-  await conn?.end();
+  await crm?.close();
+  await stopStackAndDrop(stack, { mongoDb, mariadbDb });
 }, 60_000);
 
 // ---- the tests -----------------------------------------------------------------------------------------------
@@ -350,7 +249,7 @@ describe("dashboard through the CRM stand-in", () => {
     expect(total(acme, ["visits"], "visits")).not.toBe(total(dental, ["visits"], "visits"));
     const acmeVisits = formatMetric("visits", total(acme, ["visits"], "visits"));
 
-    const loc = await openCrm("location");
+    const loc = await crm.open("location");
     await settled(loc);
     expect(await loc.app.getByTestId("location-switcher").count()).toBe(0);
     expect(await loc.app.getByTestId("locations-table").count()).toBe(0);
@@ -360,12 +259,7 @@ describe("dashboard through the CRM stand-in", () => {
     expect(await loc.app.locator("body").innerText()).not.toContain("Bright Smile");
 
     // a deep link to the other location: the dashboard drops it and shows nothing of it
-    const deep = await loc.context.newPage();
-    const url = new URL("crm", stack.demoUrl);
-    url.searchParams.set("as", "location");
-    url.searchParams.set("path", `?loc=${DEMO.location2Id}`);
-    await deep.goto(url.toString());
-    const deepSession: Session = { ...loc, page: deep, app: deep.frameLocator("#app") };
+    const deepSession = await crm.tab(loc, "location", `?loc=${DEMO.location2Id}`);
     await deepSession.app.getByTestId("tab-overview").waitFor();
     await settled(deepSession);
     // context.ts normalise(): a location the user cannot see is dropped from the URL (the session's own one kept)
@@ -376,7 +270,7 @@ describe("dashboard through the CRM stand-in", () => {
     const stranger = loc.watch.api.filter((c) => c.body?.includes(DEMO.location2Id) || c.body?.includes(DEMO.site2Id) || c.url.includes(DEMO.location2Id) || c.url.includes(DEMO.site2Id));
     expect(stranger.filter((c) => c.status < 400), "requests for the other location that succeeded").toEqual([]);
     expect(loc.watch.api.some((c) => c.url.endsWith("/v1/stats/query") && c.status === 200), "the page asked for stats").toBe(true);
-    await deep.close();
+    await deepSession.page.close();
 
     // the session token the dashboard got: the other location's site, leads and stats are 404, its own are not
     expect(loc.watch.token).not.toBeNull();
@@ -455,65 +349,37 @@ describe("dashboard through the CRM stand-in", () => {
   });
 
   it("had no console errors and no failed requests in the agency and location sessions", () => {
-    const seen = watches.filter((w) => w.label === "agency" || w.label === "location");
+    const seen = crm.watches.filter((w) => w.label === "agency" || w.label === "location");
     expect(seen.map((w) => w.label).sort()).toEqual(["agency", "location"]);
     for (const w of seen) expect(w.problems, `${w.label} session`).toEqual([]);
   });
 
   it("has no serious or critical accessibility violations (axe) on the overview, the leads and a lead", async () => {
-    const s = await openCrm("agency", { bypassCSP: true });
-    const axePath = join(ROOT, "node_modules/axe-core/axe.min.js");
-    const check = async (where: string): Promise<void> => {
-      await settled(s);
-      const frame = appFrame(s);
-      if (!(await frame.evaluate(() => "axe" in window))) await frame.addScriptTag({ path: axePath });
-      const { violations, passes } = await frame.evaluate(async () => {
-        type Result = { id: string; impact: string | null; help: string; nodes: { target: unknown[]; failureSummary?: string }[] };
-        const axe = (window as unknown as { axe: { run(ctx: Document, opts: object): Promise<{ violations: Result[]; passes: Result[] }> } }).axe;
-        const r = await axe.run(document, { resultTypes: ["violations"] });
-        return {
-          passes: r.passes.length,
-          violations: r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => `${JSON.stringify(n.target)}: ${n.failureSummary ?? ""}`) })),
-        };
-      });
-      // axe looked at the page (rules that apply and pass), not at an empty document
-      expect(passes, `axe rules passed on ${where}`).toBeGreaterThan(10);
-      const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-      if (bad.length) console.log(`axe on ${where}:\n${JSON.stringify(bad, null, 2)}`);
-      expect(bad, `serious or critical violations on ${where}`).toEqual([]);
-    };
+    const s = await crm.open("agency", { bypassCSP: true });
     await s.app.getByTestId("kpi-value").first().waitFor();
-    await check("the overview");
+    await expectAccessible(s, "the overview");
     await s.app.getByTestId("tab-leads").click();
     await s.app.getByTestId("lead-row").first().waitFor();
-    await check("the leads");
+    await expectAccessible(s, "the leads");
     await s.app.getByTestId("lead-row").first().locator("a").click();
     await s.app.getByTestId("timeline-item").first().waitFor();
-    await check("a lead's page");
+    await expectAccessible(s, "a lead's page");
   });
 
   it("takes the docs' screenshots: overview, leads, a lead's journey, the install tab after a key rotation", async () => {
-    const dir = process.env.UPDATE_SCREENSHOTS === "1" ? join(ROOT, "docs") : mkdtempSync(join(tmpdir(), "dashboard-shots-"));
-    mkdirSync(dir, { recursive: true });
-    const s = await openCrm("agency", { viewport: { width: 1440, height: 1000 } });
-    const shot = async (name: string): Promise<void> => {
-      await settled(s);
-      const path = join(dir, name);
-      await s.page.screenshot({ path });
-      expect(statSync(path).size, name).toBeGreaterThan(20 * 1024);
-    };
-    try {
+    await withScreenshotDir("dashboard-shots-", async (dir) => {
+      const s = await crm.open("agency", { viewport: { width: 1440, height: 1000 } });
       await s.app.getByTestId("kpi-value").first().waitFor();
-      await shot("dashboard-overview.png");
+      await screenshot(s, dir, "dashboard-overview.png");
       await s.app.getByTestId("tab-leads").click();
       await s.app.getByTestId("lead-row").first().waitFor();
-      await shot("dashboard-leads.png");
+      await screenshot(s, dir, "dashboard-leads.png");
       // a lead that submitted a form, its journey in view
       await s.app.locator('[data-testid="lead-row"]:has(.badge-status-submitted)').first().locator("a").click();
       await s.app.getByTestId("timeline-item").first().waitFor();
       await settled(s);
       await s.app.getByTestId("lead-timeline").scrollIntoViewIfNeeded();
-      await shot("dashboard-lead-journey.png");
+      await screenshot(s, dir, "dashboard-lead-journey.png");
       // the dental site's key rotated with the default grace period: the install tab shows the new snippet and
       // until when the old one works
       const rotated = await json<{ siteKey: string; oldSiteKey: string }>(`/v1/sites/${DEMO.site2Id}/rotate-key`, { method: "POST", body: {} });
@@ -522,10 +388,8 @@ describe("dashboard through the CRM stand-in", () => {
       expect(await s.app.getByTestId(`snippet-${DEMO.site2Id}`).textContent()).toContain(rotated.siteKey);
       expect(await s.app.getByTestId(`key-grace-${DEMO.site2Id}`).textContent()).toContain(rotated.oldSiteKey);
       await s.app.getByTestId(`install-${DEMO.site2Id}`).scrollIntoViewIfNeeded();
-      await shot("dashboard-install-rotated.png");
+      await screenshot(s, dir, "dashboard-install-rotated.png");
       expect(s.watch.problems).toEqual([]);
-    } finally {
-      if (process.env.UPDATE_SCREENSHOTS !== "1") rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
