@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: runs every benchmark once, prints the figures, and rewrites bench/RESULTS.md with them, the date
  * and the command. `npm run bench -- <name>` runs one (names: latency, config, drain, ingest,
- * ingest-cpu, sdk, sdk-page, stats, dashboard, crm, erase).
+ * ingest-cpu, sdk, sdk-page, stats, dashboard, crm, erase, activity).
  */
 import { rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { DATA_DIR, ROOT } from "../scripts/lib/paths.ts";
+import { activityBudgets } from "./activity.ts";
 import { configPropagation } from "./config-propagation.ts";
 import { crmDelivery } from "./crm.ts";
 import { dashboardBudgets } from "./dashboard.ts";
@@ -32,6 +33,7 @@ const BENCHES: Record<string, () => Promise<BenchResult>> = {
   dashboard: () => dashboardBudgets(),
   crm: () => crmDelivery(),
   erase: () => eraseBench(),
+  activity: () => activityBudgets(),
 };
 
 // Benchmarks own .data/bench/mongo: start each run from an empty file, so H2 compaction of earlier runs' data
