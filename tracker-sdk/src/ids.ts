@@ -2,11 +2,13 @@
 import { get, set } from "./storage.ts";
 
 
-/** RFC 4122 v4 uuid from `crypto.getRandomValues` (`crypto.randomUUID` exists only in secure contexts). */
+/**
+ * RFC 4122 v4 uuid from `crypto.getRandomValues` (`crypto.randomUUID` exists only in secure contexts): one call
+ * for all the digits, a byte per position (a call per digit cost a tenth of a millisecond per id in Chromium).
+ */
 export function uuid(): string {
-  return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c) =>
-    (+c ^ (crypto.getRandomValues(new Uint8Array(1))[0]! & (15 >> (+c / 4)))).toString(16),
-  );
+  const r = crypto.getRandomValues(new Uint8Array(36));
+  return "10000000-1000-4000-8000-100000000000".replace(/[018]/g, (c, at: number) => (+c ^ (r[at]! & (15 >> (+c / 4)))).toString(16));
 }
 
 export function visitorId(): string {

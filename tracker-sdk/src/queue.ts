@@ -147,7 +147,8 @@ export function flush(): void {
   // nothing this loop calls changes the array in place (forget() replaces it), so no copy is needed
   for (const e of queue) {
     if (busy[e.id]) continue;
-    const n = new Blob([JSON.stringify(e)]).size + 1;
+    // UTF-8 bytes (a Blob would tell too, but each one is a synchronous call to the browser process)
+    const n = new TextEncoder().encode(JSON.stringify(e)).length + 1;
     if (n > 6e4) forget([e]);
     else {
       if (chunk.length == 50 || bytes + n > 6e4) {

@@ -135,13 +135,20 @@ interface Acc {
 }
 const emptyAcc = (): Acc => ({ users: new Set(), sessions: new Set(), pv: 0, ms: 0, days: new Set(), z: 0 });
 
-function add(acc: Acc, c: FoldCell): void {
-  acc.users.add(c.user);
-  for (const s of c.s) acc.sessions.add(`${c.user}|${s}`);
+/** Which of the accumulator's sets the query's metrics read (a set not read is not filled: the fold's main cost). */
+interface Needs {
+  users: boolean;
+  sessions: boolean;
+  days: boolean;
+}
+
+function add(acc: Acc, c: FoldCell, needs: Needs): void {
+  if (needs.users) acc.users.add(c.user);
+  if (needs.sessions) for (const s of c.s) acc.sessions.add(`${c.user}|${s}`);
   acc.pv += c.pv;
   acc.ms += c.ms;
-  acc.days.add(c.day);
-  acc.z = Math.max(acc.z, c.z);
+  if (needs.days) acc.days.add(c.day);
+  if (c.z > acc.z) acc.z = c.z;
 }
 
 function metricValue(m: ActivityMetric, a: Acc): number | string | null {
@@ -194,24 +201,36 @@ export async function runActivityQuery(deps: ActivityReadDeps, principal: Princi
   for (const [op, dim, values] of q.filters) if (op === "is" && dim === "activity:user") only = (only ?? values).filter((u) => values.includes(u));
   const cells = await readTeamCells(deps.db, principal.tenantId, daysBetween(from, to), pages, only);
 
+  const needs: Needs = {
+    users: q.metrics.includes("active_users"),
+    sessions: q.metrics.includes("sessions"),
+    days: q.metrics.includes("active_days"),
+  };
+  // a day's period label once per day, not once per cell (a week's label parses a date)
+  const labelsOfDay = new Map<string, string>();
+  const label = (day: string, t: TimeDimension): string => {
+    let l = labelsOfDay.get(day);
+    if (l === undefined) labelsOfDay.set(day, (l = timeLabel(day, t)));
+    return l;
+  };
   const groups = new Map<string, { dims: string[]; acc: Acc }>();
   for (const c of cells) {
     if (!visible(principal, c)) continue;
-    if (!q.filters.every(([op, dim, values]) => values.includes(valueOf(c, dim)) === (op === "is"))) continue;
-    const labels = q.dimensions.map((d) => (d.startsWith("time:") ? timeLabel(c.day, d as TimeDimension) : valueOf(c, d as ActivityDimension)));
-    const key = JSON.stringify(labels);
+    if (q.filters.length && !q.filters.every(([op, dim, values]) => values.includes(valueOf(c, dim)) === (op === "is"))) continue;
+    const labels = q.dimensions.map((d) => (d.startsWith("time:") ? label(c.day, d as TimeDimension) : valueOf(c, d as ActivityDimension)));
+    const key = labels.join("\u0000");
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { dims: labels, acc: emptyAcc() }));
-    add(g.acc, c);
+    add(g.acc, c, needs);
   }
   // a time series has a row for every period (what a chart needs); totals always have their one row
   if (time && dims.length === 0) {
     for (const day of daysBetween(from, to)) {
-      const label = timeLabel(day, time);
-      if (!groups.has(JSON.stringify([label]))) groups.set(JSON.stringify([label]), { dims: [label], acc: emptyAcc() });
+      const l = label(day, time);
+      if (!groups.has(l)) groups.set(l, { dims: [l], acc: emptyAcc() });
     }
   }
-  if (q.dimensions.length === 0 && groups.size === 0) groups.set("[]", { dims: [], acc: emptyAcc() });
+  if (q.dimensions.length === 0 && groups.size === 0) groups.set("", { dims: [], acc: emptyAcc() });
 
   let results = [...groups.values()].map((g) => ({ dimensions: g.dims, metrics: q.metrics.map((m) => metricValue(m, g.acc)) }));
   const order = q.order_by ?? (time ? [[time, "asc"] as [string, "asc" | "desc"]] : [[q.metrics[0]!, "desc"] as [string, "asc" | "desc"]]);

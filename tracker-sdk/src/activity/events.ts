@@ -1,7 +1,8 @@
 /**
  * Activity events: the current view, and the activity session (`lt_as` = `<id>|<last event ms>`, shared by the tabs
- * of this browser, ended by 30 minutes without an event). A session that starts with a `time` event (the user
- * comes back to a page after 30 minutes) first gets a fresh view of that page, so every session starts with a view.
+ * of this browser, ended by 30 minutes without an event; the time is rewritten at most once a minute). A session
+ * that starts with a `time` event (the user comes back to a page after 30 minutes) first gets a fresh view of that
+ * page, so every session starts with a view.
  */
 import type { ActivityEvent } from "#contracts";
 import { uuid } from "../ids.ts";
@@ -17,7 +18,8 @@ export function emit(type: ActivityEvent["type"], ms?: number): void {
   const ts = Date.now();
   const [id, last] = (get("lt_as") || "").split("|");
   const session = !id || !(ts - +last! <= 18e5) ? uuid() : id;
-  set("lt_as", `${session}|${ts}`);
+  // written at most once a minute while the session goes on (a storage write per event cost more than the rest)
+  if (session != id || ts - +last! > 6e4) set("lt_as", `${session}|${ts}`);
   if (session != id && type == "time") {
     current.view = uuid();
     emit("view");
