@@ -366,3 +366,33 @@ describe("isolation matrix", () => {
     ]);
   });
 });
+
+describe("team documents", () => {
+  it("questions that do not count sessions read the brief entries, and a day copied before briefs existed is read whole", async () => {
+    const questions = [
+      { metrics: ["active_users", "page_views", "time_spent", "active_days", "last_seen"], dimensions: ["activity:location"] },
+      { metrics: ["active_users", "time_spent"], dimensions: ["time:day"] },
+      { metrics: ["page_views"], dimensions: ["activity:user"] },
+    ];
+    const before = await Promise.all(questions.map((q) => query(U.agencyA.token, q)));
+    const team = mongo.db.collection(COLLECTIONS.activityTeam);
+    // the briefs hold no session keys, and are what these questions read: change one, and the answer follows it
+    const doc = (await team.find({ tenantId: TA }).toArray()).find((d) => typeof d.b === "string" && d.b.length > 0)!;
+    const b = doc.b as string;
+    expect(b).not.toMatch(/"s"|\[/);
+    expect(b.split("\n")).toHaveLength(Object.keys(doc.u as object).length);
+    await team.updateOne({ _id: doc._id }, { $set: { b: b.replace(/,(\d+),(\d+),(\d+)(;|\n|$)/, (_m, pv, ms, z, end) => `,${pv},${Number(ms) + 1_000_000},${z}${end}`) } });
+    const changed = await query(U.agencyA.token, questions[1]!);
+    expect(changed.body.results).not.toEqual(before[1]!.body.results);
+    await team.updateOne({ _id: doc._id }, { $set: { b } });
+    // without briefs (days copied before they existed) the same answers, from the whole entries
+    await team.updateMany({}, { $unset: { b: "" } });
+    const after = await Promise.all(questions.map((q) => query(U.agencyA.token, q)));
+    expect(after.map((a) => a.body.results)).toEqual(before.map((b) => b.body.results));
+    // and the next copy to such a day writes the briefs of every user of it, not only of the one copied
+    const more = visit("locA1", L.a1, doc.day === day(D1) ? D1 + 7_200_000 : D2 + 7_200_000, "s-more", "Contacts", 3);
+    await processBatch([{ id: more.id, body: more.body, attempts: 1 }], { db: mongo.db });
+    const rewritten = (await team.findOne({ _id: doc._id }))!;
+    expect((rewritten.b as string).split("\n")).toHaveLength(Object.keys(rewritten.u as object).length);
+  });
+});

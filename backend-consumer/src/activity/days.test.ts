@@ -1,6 +1,6 @@
 /** The pure rollup rules of team activity: trusted times, what events add to a user's day, and the team copies. */
 import { describe, expect, it } from "vitest";
-import { applyEvents, locationEntry, MAX_FUTURE_MS, MAX_PAST_MS, sessionKey, trustedTs, userKey, type DayEvent } from "./days.ts";
+import { applyEvents, briefEntry, locationEntry, MAX_FUTURE_MS, MAX_PAST_MS, parseBrief, sessionKey, trustedTs, userKey, type DayEvent } from "./days.ts";
 
 const T = Date.UTC(2025, 4, 1, 12);
 const ev = (over: Partial<DayEvent>): DayEvent => ({ type: "view", ts: T, loc: "L1", session: "s1", view: "v1", path: "/contacts", page: "Contacts", ms: 0, ...over });
@@ -61,5 +61,18 @@ describe("userKey", () => {
     expect(userKey("a.b")).not.toContain(".");
     expect(userKey("$x")).not.toMatch(/^\$/);
     expect(userKey("a.b")).not.toBe(userKey("a_b"));
+  });
+});
+
+describe("briefEntry", () => {
+  it("keeps a location entry's numbers without its session keys, and reads back", () => {
+    const entry = locationEntry("user-1", "agency", [
+      { loc: "L1", page: "Contacts", pv: 2, ms: 30_000, s: [sessionKey("s1")], z: T },
+      { loc: "agency", page: "Dashboard", pv: 1, ms: 5_000, s: [sessionKey("s2")], z: T + 1 },
+    ]);
+    const brief = briefEntry(entry);
+    expect(brief).toBe(`user-1|agency|L1,2,30000,${T};agency,1,5000,${T + 1}`);
+    expect(parseBrief(brief)).toEqual({ id: "user-1", role: "agency", c: [["L1", 2, 30_000, [], T], ["agency", 1, 5_000, [], T + 1]] });
+    expect(parseBrief("user-2|location|")).toEqual({ id: "user-2", role: "location", c: [] });
   });
 });

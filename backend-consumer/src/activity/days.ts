@@ -191,6 +191,25 @@ export function locationEntry(userId: string, role: Actor["role"], cells: Cell[]
   return { id: userId, role, c: [...byLoc.values()] };
 }
 
+/**
+ * A location entry without its session keys, as one short line (`id|role|loc,pv,ms,latest;…`): what questions that
+ * do not count sessions read, a fraction of the JSON's size and parse time. User ids (ours) hold no `|` or newline,
+ * location ids are UUIDs or "agency".
+ */
+export function briefEntry(e: TeamEntry): string {
+  return `${e.id}|${e.role}|${(e.c ?? []).map(([loc, pv, ms, , z]) => `${loc},${pv},${ms},${z}`).join(";")}`;
+}
+
+/** `briefEntry` read back, with empty session lists. */
+export function parseBrief(brief: string): TeamEntry {
+  const [id, role, cells] = brief.split("|") as [string, Actor["role"], string];
+  const c = cells ? cells.split(";").map((x): [string, number, number, string[], number] => {
+    const [loc, pv, ms, z] = x.split(",");
+    return [loc!, Number(pv), Number(ms), [], Number(z)];
+  }) : [];
+  return { id, role, c };
+}
+
 export function pageEntry(userId: string, role: Actor["role"], cells: Cell[]): TeamEntry {
   return { id: userId, role, p: cells.map((c) => [c.loc, c.page, c.pv, c.ms, c.s, c.z]) };
 }

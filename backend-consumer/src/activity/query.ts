@@ -13,7 +13,7 @@ import type { Principal } from "../api/scope.ts";
 import { bucketOf } from "../api/stats/run.ts";
 import { DATE_RANGES, QueryError, resolveRange } from "../api/stats/schema.ts";
 import { COLLECTIONS } from "../store/mongo.ts";
-import { AGENCY, teamDocId, userKey, type TeamEntry } from "./days.ts";
+import { AGENCY, parseBrief, teamDocId, userKey, type TeamEntry } from "./days.ts";
 import { findByIds, type ActivityTeamDocument } from "./store.ts";
 
 /** Every metric, defined (the README's "Team activity" table says the same). */
@@ -107,14 +107,38 @@ export function visible(p: Principal, cell: Pick<FoldCell, "user" | "loc">): boo
   return p.sessionLocationId ? cell.loc === p.sessionLocationId : true;
 }
 
-/** The team documents' cells of the range, per location or per page, for the given users only when `only` is set. */
-export async function readTeamCells(db: Db, tenantId: string, days: string[], pages: boolean, only?: string[]): Promise<FoldCell[]> {
-  const projection: Record<string, 1> = { day: 1 };
-  if (only) for (const id of only) projection[`u.${userKey(id)}`] = 1;
-  else projection.u = 1;
+/**
+ * The team documents' cells of the range, per location or per page, for the given users only when `only` is set.
+ * `brief`: the location entries without session keys (cells with empty `s`), for questions that do not count
+ * sessions; a document written before briefs existed is read whole.
+ */
+export async function readTeamCells(db: Db, tenantId: string, days: string[], pages: boolean, only?: string[], brief = false): Promise<FoldCell[]> {
   if (only && only.length === 0) return [];
-  const docs = await findByIds<ActivityTeamDocument>(db, pages ? COLLECTIONS.activityTeamPages : COLLECTIONS.activityTeam, days.map((d) => teamDocId(tenantId, d)), projection);
+  const name = pages ? COLLECTIONS.activityTeamPages : COLLECTIONS.activityTeam;
+  const ids = days.map((d) => teamDocId(tenantId, d));
+  const whole = (): Record<string, 1> => {
+    const p: Record<string, 1> = { day: 1 };
+    if (only) for (const id of only) p[`u.${userKey(id)}`] = 1;
+    else p.u = 1;
+    return p;
+  };
   const out: FoldCell[] = [];
+  let docs: ActivityTeamDocument[];
+  if (brief && !pages) {
+    docs = await findByIds<ActivityTeamDocument>(db, name, ids, { day: 1, b: 1 });
+    // a day no user was copied to since briefs exist has none: it is read whole
+    const old = docs.filter((d) => d.b === undefined).map((d) => d._id);
+    const wanted = only ? new Set(only) : null;
+    for (const doc of docs) {
+      if (doc.b === undefined) continue;
+      for (const line of doc.b ? doc.b.split("\n") : []) {
+        if (wanted && !wanted.has(line.slice(0, line.indexOf("|")))) continue;
+        const e = parseBrief(line);
+        for (const [loc, pv, ms, s, z] of e.c!) out.push({ user: e.id, role: e.role, day: doc.day, loc, pv, ms, s, z });
+      }
+    }
+    docs = old.length ? await findByIds<ActivityTeamDocument>(db, name, old, whole()) : [];
+  } else docs = await findByIds<ActivityTeamDocument>(db, name, ids, whole());
   for (const doc of docs) {
     for (const json of Object.values(doc.u ?? {})) {
       const e = JSON.parse(json) as TeamEntry;
@@ -199,7 +223,7 @@ export async function runActivityQuery(deps: ActivityReadDeps, principal: Princi
   const pages = dims.includes("activity:page") || q.filters.some((f) => f[1] === "activity:page");
   let only = principal.role === "location" ? [principal.userId] : undefined;
   for (const [op, dim, values] of q.filters) if (op === "is" && dim === "activity:user") only = (only ?? values).filter((u) => values.includes(u));
-  const cells = await readTeamCells(deps.db, principal.tenantId, daysBetween(from, to), pages, only);
+  const cells = await readTeamCells(deps.db, principal.tenantId, daysBetween(from, to), pages, only, !q.metrics.includes("sessions"));
 
   const needs: Needs = {
     users: q.metrics.includes("active_users"),

@@ -19,6 +19,7 @@ import { applyVersioned, type Step } from "../store/versioned.ts";
 import { classifyWriteCode, type ErrorKind } from "../drain/errors.ts";
 import {
   applyEvents,
+  briefEntry,
   dayContributions,
   locationEntry,
   pageEntry,
@@ -28,6 +29,7 @@ import {
   type ActivityEventDocument,
   type Cell,
   type DayEvent,
+  type TeamEntry,
   type View,
 } from "./days.ts";
 
@@ -54,6 +56,11 @@ export interface ActivityTeamDocument {
   vs: Record<string, number>;
   /** userKey → JSON of the user's TeamEntry. */
   u: Record<string, string>;
+  /**
+   * Per-location documents: every user's entry without session keys (briefEntry), one per line, in one string: what
+   * questions not counting sessions read (the server reads one field of a document much faster than 500 keys).
+   */
+  b?: string;
   expireAt: Date;
 }
 
@@ -162,16 +169,37 @@ export async function applyActivityRollups(db: Db, byMessage: Map<string, Activi
   await copyToTeam(db, [...byDoc.keys()]);
 }
 
-type TeamCopy = { key: string; v: number; json: string; expireAt: Date; tenantId: string; day: string }[];
+type TeamCopy = { key: string; v: number; json: string; brief?: string; expireAt: Date; tenantId: string; day: string }[];
+
+/** The brief lines of a team document after `newer`: the current ones (or, for a document from before briefs, all of its entries), the newer replacing theirs. */
+function briefs(current: ActivityTeamDocument | null, newer: TeamCopy): string {
+  const lines = new Map<string, string>();
+  if (current?.b) for (const line of current.b.split("\n")) lines.set(line.slice(0, line.indexOf("|")), line);
+  else if (current) for (const json of Object.values(current.u)) {
+    const line = briefEntry(JSON.parse(json) as TeamEntry);
+    lines.set(line.slice(0, line.indexOf("|")), line);
+  }
+  for (const c of newer) if (c.brief !== undefined) lines.set(c.brief.slice(0, c.brief.indexOf("|")), c.brief);
+  return [...lines.values()].join("\n");
+}
 
 function teamStep(id: string, current: ActivityTeamDocument | null, incoming: TeamCopy): Step<ActivityTeamDocument> {
   const newer = incoming.filter((c) => (current?.vs[c.key] ?? 0) < c.v);
   if (newer.length === 0) return null;
   const expireAt = new Date(Math.max(current?.expireAt.getTime() ?? 0, ...newer.map((c) => c.expireAt.getTime())));
+  const withBriefs = newer.some((c) => c.brief !== undefined);
   if (!current) {
     const first = newer[0]!;
     return {
-      insert: { _id: id, tenantId: first.tenantId, day: first.day, vs: Object.fromEntries(newer.map((c) => [c.key, c.v])), u: Object.fromEntries(newer.map((c) => [c.key, c.json])), expireAt },
+      insert: {
+        _id: id,
+        tenantId: first.tenantId,
+        day: first.day,
+        vs: Object.fromEntries(newer.map((c) => [c.key, c.v])),
+        u: Object.fromEntries(newer.map((c) => [c.key, c.json])),
+        ...(withBriefs ? { b: briefs(null, newer) } : {}),
+        expireAt,
+      },
     };
   }
   const set: Record<string, unknown> = { expireAt };
@@ -179,6 +207,7 @@ function teamStep(id: string, current: ActivityTeamDocument | null, incoming: Te
     set[`vs.${c.key}`] = c.v;
     set[`u.${c.key}`] = c.json;
   }
+  if (withBriefs) set.b = briefs(current, newer);
   return { update: { $set: set } };
 }
 
@@ -190,12 +219,13 @@ export async function copyToTeam(db: Db, dayIds: string[]): Promise<void> {
   for (const d of days) {
     const id = teamDocId(d.tenantId, d.day);
     const base = { key: userKey(d.userId), v: d.v ?? 0, expireAt: d.expireAt, tenantId: d.tenantId, day: d.day };
-    const add = (into: Map<string, TeamCopy>, json: string) => {
+    const add = (into: Map<string, TeamCopy>, json: string, brief?: string) => {
       let list = into.get(id);
       if (!list) into.set(id, (list = []));
-      list.push({ ...base, json });
+      list.push({ ...base, json, ...(brief === undefined ? {} : { brief }) });
     };
-    add(perLocation, JSON.stringify(locationEntry(d.userId, d.role, d.cells)));
+    const entry = locationEntry(d.userId, d.role, d.cells);
+    add(perLocation, JSON.stringify(entry), briefEntry(entry));
     add(perPage, JSON.stringify(pageEntry(d.userId, d.role, d.cells)));
   }
   const plan = (current: ActivityTeamDocument | null, incoming: TeamCopy, id: string) => teamStep(id, current, incoming);
