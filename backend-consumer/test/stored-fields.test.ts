@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { EVENT_TYPES, type QueueMessage, type TrackerEvent } from "#contracts";
+import { EVENT_TYPES, type ActivityQueueMessage, type Actor, type QueueMessage, type TrackerEvent } from "#contracts";
 import type { Connector, ItemResult } from "../src/crm/connectors/types.ts";
 import type { DestinationDirectory } from "../src/crm/directory.ts";
 import { enqueueDeletedLead, LEAD_OUTBOX } from "../src/crm/outbox.ts";
@@ -141,6 +141,25 @@ function sdkTraffic(): QueueMessage[] {
   ];
 }
 
+/** Activity messages as the edge makes them (the actor from the verified token): a view and its active time each. */
+function activityTraffic(): ActivityQueueMessage[] {
+  const now = Date.now();
+  const one = (actor: Actor, path: string, page: string): ActivityQueueMessage => ({
+    v: 1,
+    kind: "activity",
+    receivedAt: now,
+    actor,
+    events: [
+      { type: "view", id: crypto.randomUUID(), ts: now - 5000, session: "as-1", view: `w-${page}`, path, page },
+      { type: "time", id: crypto.randomUUID(), ts: now - 1000, session: "as-1", view: `w-${page}`, path, page, ms: 4000 },
+    ],
+  });
+  return [
+    one({ userId: "u-loc", tenantId: "t", locationId: "l", role: "location", timezone: "UTC", retentionDays: 90 }, "/v2/location/:locationId/contacts/detail/:id", "Contacts"),
+    one({ userId: "u-agency", tenantId: "t", locationId: null, role: "agency", timezone: "UTC", retentionDays: 90 }, "/agency_dashboard", "Agency dashboard"),
+  ];
+}
+
 /** Documents by collection, as walked; snapshots of collections whose documents come and go are added on the way. */
 const walked = new Map<string, Record<string, unknown>[]>();
 const snapshot = async (name: string) => walked.set(name, [...(walked.get(name) ?? []), ...(await mongo.db.collection(name).find({}).toArray())]);
@@ -152,6 +171,8 @@ beforeAll(async () => {
   const outcomes = await processBatch(
     [
       ...sdkTraffic().map((body) => ({ id: `m${id++}`, body, attempts: 1 })),
+      // team activity from the CRM's Custom JS: a location user in a location, an agency user on agency pages
+      ...activityTraffic().map((body) => ({ id: `m${id++}`, body, attempts: 1 })),
       // a message that cannot be read: a dead letter, body as it came
       { id: `m${id++}`, body: `{"v":1,"siteId":"${SITE}","events":[{"note":"${MARK}"`, attempts: 1 },
     ],
