@@ -24,6 +24,7 @@ import { startEdge } from "../scripts/lib/edge.ts";
 import { DATA_DIR, ROOT } from "../scripts/lib/paths.ts";
 import { launchBrowser } from "../scripts/testing/browser.ts";
 import { ackingBackend } from "./ingest.ts";
+import { SCRIPT_EVENTS, type TraceEvent } from "./sdk-page.ts";
 import { median, spread } from "./stats.ts";
 
 const APP_ID = "bench-activity-app";
@@ -68,18 +69,6 @@ function crmPageServer(port: number, edgeUrl: string): Promise<Server> {
   });
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
-
-interface TraceEvent {
-  name: string;
-  ph: string;
-  ts: number;
-  dur?: number;
-  pid: number;
-  tid: number;
-  args?: { name?: string; data?: { url?: string } };
-}
-
-const SCRIPT_EVENTS = new Set(["EvaluateScript", "v8.compile", "v8.compileModule", "FunctionCall", "v8.evaluateModule"]);
 
 /** Total length of the union of [start, end) intervals (µs), and the longest merged interval. */
 function union(intervals: [number, number][]): { total: number; longest: number } {

@@ -58,7 +58,8 @@ function pageServer(port: number, edgeUrl: string): Promise<Server> {
   return new Promise((resolve) => server.listen(port, "127.0.0.1", () => resolve(server)));
 }
 
-interface TraceEvent {
+/** A Chrome trace event, as far as the page benchmarks read it. */
+export interface TraceEvent {
   name: string;
   ph: string;
   ts: number;
@@ -96,7 +97,8 @@ function unionLength(intervals: [number, number][]): number {
   return total;
 }
 
-const SCRIPT_EVENTS = new Set(["EvaluateScript", "v8.compile", "v8.compileModule", "FunctionCall", "v8.evaluateModule"]);
+/** Trace events of script work on the main thread. */
+export const SCRIPT_EVENTS = new Set(["EvaluateScript", "v8.compile", "v8.compileModule", "FunctionCall", "v8.evaluateModule"]);
 const COMPILE_EVALUATE = new Set(["EvaluateScript", "v8.compile"]);
 
 function analyseTrace(events: TraceEvent[], edgeUrl: string, pageUrl: string): { sdkMs: number; evalMs: number; sdkLongTasks: number; pageScriptMs: number } {

@@ -78,6 +78,18 @@ async function prepareMariadb(serverUrl: string, dbName: string): Promise<string
   return url;
 }
 
+/** Puts messages on the local queue through the dev sidecar, 200 per request. */
+async function enqueueOnSidecar(edgeUrl: string, internalToken: string, messages: unknown[], what: string): Promise<void> {
+  for (let i = 0; i < messages.length; i += 200) {
+    const res = await fetch(`${edgeUrl}/__dev/enqueue`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${internalToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ messages: messages.slice(i, i + 200) }),
+    });
+    if (!res.ok) throw new Error(`enqueueing ${what}: ${res.status} ${await res.text()}`);
+  }
+}
+
 /**
  * Weeks of demo traffic onto the local queue (through the dev sidecar), once per MongoDB database: the drain,
  * rollups and visit finalizer then handle them as live traffic.
@@ -94,14 +106,7 @@ async function enqueueDemoHistory(edgeUrl: string, internalToken: string, mongoU
       ],
       { days, now: Date.now() },
     );
-    for (let i = 0; i < messages.length; i += 200) {
-      const res = await fetch(`${edgeUrl}/__dev/enqueue`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${internalToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ messages: messages.slice(i, i + 200) }),
-      });
-      if (!res.ok) throw new Error(`enqueueing demo history: ${res.status} ${await res.text()}`);
-    }
+    await enqueueOnSidecar(edgeUrl, internalToken, messages, "demo history");
     await marker.insertOne({ _id: "history", at: new Date(), messages: messages.length });
     return messages.length;
   } finally {
@@ -138,14 +143,7 @@ async function enqueueDemoActivity(edgeUrl: string, backendUrl: string, sharedSe
       });
     }
     const messages = demoActivity(actors, { days, now: Date.now() });
-    for (let i = 0; i < messages.length; i += 200) {
-      const res = await fetch(`${edgeUrl}/__dev/enqueue`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${internalToken}`, "content-type": "application/json" },
-        body: JSON.stringify({ messages: messages.slice(i, i + 200) }),
-      });
-      if (!res.ok) throw new Error(`enqueueing demo activity: ${res.status} ${await res.text()}`);
-    }
+    await enqueueOnSidecar(edgeUrl, internalToken, messages, "demo activity");
     await marker.insertOne({ _id: "activity", at: new Date(), messages: messages.length });
     return messages.length;
   } finally {
