@@ -5,6 +5,7 @@
  * backend asks for a new token at its first delivery.
  */
 import { createHash } from "node:crypto";
+import type { z } from "zod";
 
 export interface AccessToken {
   token: string;
@@ -24,6 +25,22 @@ export class TokenError extends Error {
     this.status = status;
     this.retryable = retryable;
   }
+}
+
+/**
+ * A destination's sealed credentials, read: JSON that `schema` accepts, else a TokenError no retry would change,
+ * naming `crm` and never the secret.
+ */
+export function parseCredentials<S extends z.ZodType>(crm: string, schema: S, secret: string | null): z.output<S> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(secret ?? "");
+  } catch {
+    throw new TokenError(`${crm}: the secret is not JSON`, null, false);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new TokenError(`${crm}: the secret is not a valid credentials object`, null, false);
+  return parsed.data;
 }
 
 /** When to refresh a token that lives `lifetimeMs`: five minutes early, or a tenth of its life for short ones. */

@@ -34,7 +34,7 @@
 import { createPrivateKey } from "node:crypto";
 import { SignJWT } from "jose";
 import { z } from "zod";
-import { TokenCache, TokenError, type AccessToken } from "../oauth-tokens.ts";
+import { parseCredentials, TokenCache, TokenError, type AccessToken } from "../oauth-tokens.ts";
 import { erasureFailureOf, erasureNetworkFailure, failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem, type DestinationContext, type ErasureResult, type ItemResult } from "./types.ts";
 import { crmFields } from "../mapping.ts";
 
@@ -99,17 +99,7 @@ const tokens = new TokenCache();
 /** The process's Salesforce token cache (tests read its request count). */
 export const salesforceTokens = tokens;
 
-export function parseSalesforceSecret(secret: string | null): SalesforceSecret {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(secret ?? "");
-  } catch {
-    throw new TokenError("Salesforce: the secret is not JSON", null, false);
-  }
-  const parsed = salesforceSecretSchema.safeParse(raw);
-  if (!parsed.success) throw new TokenError("Salesforce: the secret is not a valid credentials object", null, false);
-  return parsed.data;
-}
+export const parseSalesforceSecret = (secret: string | null): SalesforceSecret => parseCredentials("Salesforce", salesforceSecretSchema, secret);
 
 /** The JWT's audience: the config's, else test.salesforce.com for sandboxes, else login.salesforce.com. */
 export function salesforceAudience(config: Pick<Config, "loginUrl" | "audience">): string {

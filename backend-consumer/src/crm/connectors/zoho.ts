@@ -28,7 +28,7 @@
  * through its DataCenter classes, and hides the per-record answers this connector needs.
  */
 import { z } from "zod";
-import { TokenCache, TokenError, refreshAtFor, type AccessToken } from "../oauth-tokens.ts";
+import { parseCredentials, refreshAtFor, TokenCache, TokenError, type AccessToken } from "../oauth-tokens.ts";
 import { erasureFailureOf, erasureNetworkFailure, failureOf, networkFailure, timedFetch, type Connector, type DeliveryItem, type DestinationContext, type ErasureResult, type ItemResult } from "./types.ts";
 import { crmFields } from "../mapping.ts";
 
@@ -92,17 +92,7 @@ function endpoints(config: Pick<Config, "location" | "accountsUrl" | "apiUrl">):
   return { accounts: (config.accountsUrl ?? dc.accounts).replace(/\/+$/, ""), api: (config.apiUrl ?? dc.api).replace(/\/+$/, "") };
 }
 
-export function parseZohoSecret(secret: string | null): ZohoSecret {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(secret ?? "");
-  } catch {
-    throw new TokenError("Zoho: the secret is not JSON", null, false);
-  }
-  const parsed = zohoSecretSchema.safeParse(raw);
-  if (!parsed.success) throw new TokenError("Zoho: the secret is not a valid credentials object", null, false);
-  return parsed.data;
-}
+export const parseZohoSecret = (secret: string | null): ZohoSecret => parseCredentials("Zoho", zohoSecretSchema, secret);
 
 async function requestToken(destination: DestinationContext, config: Config): Promise<AccessToken> {
   const secret = parseZohoSecret(destination.secret);
