@@ -8,7 +8,7 @@
  */
 import type { ActivityEvent, ActivityQueueMessage, Actor } from "#contracts";
 import { normalisePath, pageName } from "../../contracts/activity-path.ts";
-import { prng } from "../testing/prng.ts";
+import { pick, prng } from "../testing/prng.ts";
 
 /** A CRM user as the CRM's session details describe them (what exposeSessionDetails would answer). */
 export interface CrmUser {
@@ -40,12 +40,6 @@ const AGENCY_ROUTES: [string, number][] = [
   ["/accounts", 6],
   ["/settings/team", 2],
 ];
-
-function pick<T>(rand: () => number, items: [T, number][]): T {
-  let r = rand() * items.reduce((a, [, w]) => a + w, 0);
-  for (const [item, w] of items) if ((r -= w) < 0) return item;
-  return items.at(-1)![0];
-}
 
 const opaque = (rand: () => number): string =>
   Array.from({ length: 20 }, () => "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789"[Math.floor(rand() * 58)]).join("");

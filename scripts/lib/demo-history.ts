@@ -6,7 +6,7 @@
  * the local queue: they go through the same drain, rollups and visit finalizer as live traffic.
  */
 import type { QueueMessage, TrackerEvent } from "#contracts";
-import { prng } from "../testing/prng.ts";
+import { pick, prng } from "../testing/prng.ts";
 
 export interface HistorySite {
   siteId: string;
@@ -39,12 +39,6 @@ const AGENTS: [string, number][] = [
 ];
 const FIRST = ["Olivia", "Liam", "Emma", "Noah", "Ava", "Elijah", "Sophia", "James", "Mia", "Lucas", "Amelia", "Mateo", "Priya", "Kenji", "Fatima", "Jonas"];
 const LAST = ["Smith", "Garcia", "Johnson", "Brown", "Nguyen", "Müller", "Patel", "Kowalski", "Silva", "Okafor", "Rossi", "Tanaka", "Dubois", "Khan"];
-
-function pick<T>(rand: () => number, items: [T, number][]): T {
-  let r = rand() * items.reduce((a, [, w]) => a + w, 0);
-  for (const [item, w] of items) if ((r -= w) < 0) return item;
-  return items.at(-1)![0];
-}
 
 /** One message per visit over the `days` days before `now` (visits of today only up to an hour ago). */
 export function demoHistory(sites: HistorySite[], opts: { days: number; now: number; seed?: number }): QueueMessage[] {

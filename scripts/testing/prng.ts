@@ -9,3 +9,10 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** One of `items`, each as likely as its weight, drawn with `rand`. */
+export function pick<T>(rand: () => number, items: [T, number][]): T {
+  let r = rand() * items.reduce((a, [, w]) => a + w, 0);
+  for (const [item, w] of items) if ((r -= w) < 0) return item;
+  return items.at(-1)![0];
+}
