@@ -8,7 +8,7 @@ import { formatAgo, formatCount, formatSpent } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import type { ActivityFilter, ActivityMetric } from "../types.ts";
 import { Chart, type Series } from "./Chart.tsx";
-import { Empty, IntervalSwitch, Loading, Panel } from "./ui.tsx";
+import { Empty, IntervalSwitch, LoadFailed, Loading, Panel } from "./ui.tsx";
 
 export const ACTIVITY_LABELS: Record<ActivityMetric, string> = {
   active_users: "Active users",
@@ -121,11 +121,7 @@ export function ActivityTrend(props: { title: string; series: TrendSeries[]; fil
           ))}
         </div>
       ) : res.error ? (
-        <Empty title="Could not load the chart">
-          <button type="button" class="link-button" onClick={res.reload}>
-            Try again
-          </button>
-        </Empty>
+        <LoadFailed title="Could not load the chart" onRetry={res.reload} />
       ) : (
         <Loading label="Loading the chart…" rows={0} />
       )}

@@ -12,7 +12,7 @@ import { useLoad } from "../hooks.ts";
 import type { ActivitySession, ActivityUserDetail } from "../types.ts";
 import { ActivityKpis, ActivityTrend, LastSeen, NoActivity } from "./ActivityParts.tsx";
 import { activityTitle } from "./Header.tsx";
-import { Empty, Loading, Panel } from "./ui.tsx";
+import { Empty, LoadFailed, Loading, Panel } from "./ui.tsx";
 
 export function ActivityUser(props: { id: string }) {
   const page = usePage();
@@ -65,11 +65,7 @@ export function ActivityUser(props: { id: string }) {
         {back}
         <h1 class="page-title">{self && page.me.role === "location" ? activityTitle("location") : "Activity"}</h1>
         {res.error ? (
-          <Empty title="Could not load this activity">
-            <button type="button" class="link-button" onClick={res.reload}>
-              Try again
-            </button>
-          </Empty>
+          <LoadFailed title="Could not load this activity" onRetry={res.reload} />
         ) : (
           <Loading rows={6} />
         )}

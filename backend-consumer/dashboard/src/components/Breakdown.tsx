@@ -8,7 +8,7 @@ import { dimensionLabel, usePage } from "../context.ts";
 import { capitalise, countryName, formatMetric } from "../format.ts";
 import { useLoad } from "../hooks.ts";
 import { METRIC_LABELS, type Dimension, type Metric } from "../stats-meta.ts";
-import { Empty, Loading, NotFilterable, Panel } from "./ui.tsx";
+import { Empty, LoadFailed, Loading, NotFilterable, Panel } from "./ui.tsx";
 
 export interface BreakdownTab {
   dim: Dimension;
@@ -68,11 +68,7 @@ export function Breakdown(props: { title: string; tabs: BreakdownTab[]; tab: Dim
       ) : res.loading && !res.data ? (
         <Loading rows={5} />
       ) : res.error ? (
-        <Empty title="Could not load this panel">
-          <button type="button" class="link-button" onClick={res.reload}>
-            Try again
-          </button>
-        </Empty>
+        <LoadFailed title="Could not load this panel" onRetry={res.reload} />
       ) : rows.length === 0 ? (
         <Empty title="Nothing here yet">No {props.valueHeader.toLowerCase()} data for this period.</Empty>
       ) : (

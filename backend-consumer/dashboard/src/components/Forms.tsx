@@ -5,7 +5,7 @@ import { formatCount, formatPercent } from "../format.ts";
 import { useForms } from "../forms.ts";
 import { useLoad } from "../hooks.ts";
 import type { Metric } from "../stats-meta.ts";
-import { Empty, Loading, NotFilterable, Panel } from "./ui.tsx";
+import { Empty, LoadFailed, Loading, NotFilterable, Panel } from "./ui.tsx";
 
 const METRICS: Metric[] = ["form_views", "form_interactions", "form_submissions"];
 
@@ -56,11 +56,7 @@ export function Forms() {
         ) : res.loading && !res.data ? (
           <Loading rows={4} />
         ) : res.error ? (
-          <Empty title="Could not load the form statistics">
-            <button type="button" class="link-button" onClick={res.reload}>
-              Try again
-            </button>
-          </Empty>
+          <LoadFailed title="Could not load the form statistics" onRetry={res.reload} />
         ) : rows.length === 0 ? (
           <Empty title="No form activity in this period" icon="form">
             Forms show here once visitors view them. Add forms to track under the site's settings.

@@ -8,7 +8,7 @@ import { useForms } from "../forms.ts";
 import { reportError, useLoad } from "../hooks.ts";
 import { LEAD_STATUSES, type Lead, type LeadDetail, type TimelineItem } from "../types.ts";
 import { leadName, leadSource, QualityBadge, StatusBadge } from "./Leads.tsx";
-import { announce, Empty, Loading, Panel } from "./ui.tsx";
+import { announce, LoadFailed, Loading, Panel } from "./ui.tsx";
 
 const TIMELINE_PAGE = 50;
 
@@ -46,11 +46,7 @@ export function LeadPage(props: { id: string }) {
         {back}
         <h1 class="page-title">Lead</h1>
         {res.error ? (
-          <Empty title={(res.error as { status?: number }).status === 404 ? "This lead does not exist or is not yours to see" : "Could not load this lead"} icon="inbox">
-            <button type="button" class="link-button" onClick={res.reload}>
-              Try again
-            </button>
-          </Empty>
+          <LoadFailed title={(res.error as { status?: number }).status === 404 ? "This lead does not exist or is not yours to see" : "Could not load this lead"} icon="inbox" onRetry={res.reload} />
         ) : (
           <Loading rows={6} />
         )}

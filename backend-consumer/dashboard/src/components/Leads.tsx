@@ -8,7 +8,7 @@ import { useForms } from "../forms.ts";
 import { reportError, useDebounced, useLoad } from "../hooks.ts";
 import { EMPTY_LEAD_FILTERS, type LeadFilters } from "../state.ts";
 import { LEAD_QUALITIES, LEAD_STATUSES, type Lead, type Page } from "../types.ts";
-import { Empty, Loading, Panel, announce } from "./ui.tsx";
+import { announce, Empty, LoadFailed, Loading, Panel } from "./ui.tsx";
 
 const PAGE_SIZE = 50;
 
@@ -109,11 +109,7 @@ export function Leads() {
         {first.loading && !first.data ? (
           <Loading rows={6} />
         ) : first.error ? (
-          <Empty title="Could not load leads">
-            <button type="button" class="link-button" onClick={first.reload}>
-              Try again
-            </button>
-          </Empty>
+          <LoadFailed title="Could not load leads" onRetry={first.reload} />
         ) : items.length === 0 ? (
           hasFilters ? (
             <Empty title="No leads match these filters" icon="inbox">

@@ -11,7 +11,7 @@ import type { StatsAnswer } from "../types.ts";
 import { Breakdown, valueLabel, type BreakdownTab } from "./Breakdown.tsx";
 import { Chart, type Series } from "./Chart.tsx";
 import { rangeKey } from "./Header.tsx";
-import { ChangeBadge, Empty, IntervalSwitch, Loading, Panel } from "./ui.tsx";
+import { ChangeBadge, Empty, IntervalSwitch, LoadFailed, Loading, Panel } from "./ui.tsx";
 
 const SOURCE_TABS: BreakdownTab[] = [
   { dim: "visit:source", label: "Source" },
@@ -214,11 +214,7 @@ function Trend() {
             ) : null}
           </>
         ) : res.error ? (
-          <Empty title="Could not load the chart">
-            <button type="button" class="link-button" onClick={res.reload}>
-              Try again
-            </button>
-          </Empty>
+          <LoadFailed title="Could not load the chart" onRetry={res.reload} />
         ) : (
           <Loading label="Loading the chart…" rows={0} />
         )}
@@ -266,11 +262,7 @@ function LocationsTable() {
       {locations.length === 0 ? (
         <Empty title="No locations yet" icon="inbox" />
       ) : res.error ? (
-        <Empty title="Could not load the locations">
-          <button type="button" class="link-button" onClick={res.reload}>
-            Try again
-          </button>
-        </Empty>
+        <LoadFailed title="Could not load the locations" onRetry={res.reload} />
       ) : res.loading && !res.data ? (
         <Loading rows={Math.min(locations.length, 5)} />
       ) : (

@@ -13,7 +13,7 @@ import type { ActivitySortKey } from "../state.ts";
 import type { ActivityAnswer, ActivityMetric } from "../types.ts";
 import { ActivityKpis, ActivityTrend, formatActivity, LastSeen, NoActivity } from "./ActivityParts.tsx";
 import { activityTitle } from "./Header.tsx";
-import { announce, Empty, Loading, Panel } from "./ui.tsx";
+import { announce, LoadFailed, Loading, Panel } from "./ui.tsx";
 
 const KPIS: ActivityMetric[] = ["active_users", "sessions", "page_views", "time_spent"];
 const COLUMNS: { metric: ActivitySortKey; label: string }[] = [
@@ -101,11 +101,7 @@ function UsersTable() {
       {first.loading && !first.data ? (
         <Loading rows={5} />
       ) : first.error ? (
-        <Empty title="Could not load the team's activity">
-          <button type="button" class="link-button" onClick={first.reload}>
-            Try again
-          </button>
-        </Empty>
+        <LoadFailed title="Could not load the team's activity" onRetry={first.reload} />
       ) : rows.length === 0 ? (
         <NoActivity />
       ) : (

@@ -55,6 +55,17 @@ function EmptyIcon({ kind }: { kind: "chart" | "inbox" | "form" | "check" }) {
 }
 
 /** A note where a panel cannot apply the page's filter (instead of numbers that would ignore it). */
+/** A part of the page that failed to load: what failed, and a button that asks again. */
+export function LoadFailed(props: { title: string; onRetry: () => void; icon?: "chart" | "inbox" | "form" | "check" }) {
+  return (
+    <Empty title={props.title} {...(props.icon ? { icon: props.icon } : {})}>
+      <button type="button" class="link-button" onClick={props.onRetry}>
+        Try again
+      </button>
+    </Empty>
+  );
+}
+
 export function NotFilterable(props: { by: string; onClear: () => void }) {
   return (
     <p class="not-filterable" data-testid="not-filterable">
