@@ -7,7 +7,6 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import type { Hono } from "hono";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { QueueMessage, TrackerEvent } from "#contracts";
 import { createApi } from "../src/api/app.ts";
 import { ConnectionStore } from "../src/crm/connections.ts";
 import { loadConnectors } from "../src/crm/connectors/index.ts";
@@ -18,13 +17,13 @@ import { enqueueErasedLead, LEAD_OUTBOX } from "../src/crm/outbox.ts";
 import { SecretBox } from "../src/crm/secret-box.ts";
 import { DELIVERY_STATUS, DeliveryWorker, type DeliveryStatusDocument } from "../src/crm/worker.ts";
 import { fieldMappings, fields, forms, locations, sites, tenants } from "../src/config/schema.ts";
-import { processBatch } from "../src/drain/process-batch.ts";
 import { createMetrics } from "../src/ops/metrics.ts";
 import { COLLECTIONS, ensureIndexes } from "../src/store/mongo.ts";
 import type { LeadDocument } from "../src/store/leads.ts";
 import { STANDARD_FIELDS, startSalesforceFake, type SalesforceFake } from "../../scripts/testing/fake-crm/salesforce.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../../scripts/testing/fake-crm/webhook-receiver.ts";
 import { startZohoFake, type ZohoFake } from "../../scripts/testing/fake-crm/zoho.ts";
+import { crmLeads } from "../../scripts/testing/crm-leads.ts";
 import { testMariadb, type TestMariadb } from "../../scripts/testing/mariadb.ts";
 import { eventually, testMongo } from "../../scripts/testing/mongo.ts";
 import { makeUser, type MadeUser } from "../../scripts/testing/principals.ts";
@@ -56,32 +55,7 @@ async function call(method: string, path: string, body?: unknown) {
   return { status: res.status, text, body: (text.startsWith("{") ? JSON.parse(text) : {}) as Record<string, unknown> };
 }
 
-let seq = 0;
-async function submit(siteId: string, fieldsIn: Record<string, string>, opts: { visitor?: string; type?: "form_submission" | "form_interaction" } = {}): Promise<LeadDocument> {
-  const visitor = opts.visitor ?? `v-${++seq}`;
-  const event: TrackerEvent = {
-    id: crypto.randomUUID(),
-    type: opts.type ?? "form_submission",
-    ts: Date.now(),
-    sessionId: `s-${visitor}`,
-    visitorId: visitor,
-    page: { url: "https://shop.example/contact", path: "/contact" },
-    form: { formId: "contact", fields: fieldsIn },
-  };
-  const message: QueueMessage = { v: 1, siteId, receivedAt: Date.now(), geo: {}, ip: null, ua: null, events: [event] };
-  const [outcome] = await processBatch([{ id: crypto.randomUUID(), body: message, attempts: 1 }], { db: mongo.db });
-  expect(outcome).toMatchObject({ action: "ack" });
-  return (await mongo.db.collection<LeadDocument>(COLLECTIONS.leads).findOne({ siteId, email: fieldsIn.email!.toLowerCase() }))!;
-}
-
-const statusOf = (leadId: string, destinationId: string) => mongo.db.collection<DeliveryStatusDocument>(DELIVERY_STATUS).findOne({ _id: `${leadId}|${destinationId}` });
-const statusWhere = (leadId: string, destinationId: string, ok: (s: DeliveryStatusDocument) => boolean, what: string) =>
-  eventually(async () => {
-    const s = await statusOf(leadId, destinationId);
-    return s && ok(s) ? s : undefined;
-  }, 20_000, what);
-const deliveredTo = (leadId: string, destinationId: string, version?: number) =>
-  statusWhere(leadId, destinationId, (s) => s.status === "delivered" && (version === undefined || s.done >= version), `lead ${leadId} delivered to ${destinationId}`);
+const { submit, statusOf, statusWhere, deliveredTo } = crmLeads(() => mongo.db);
 const sfRecord = (leadId: string) => sf.records("Lead").find((r) => r.fields.Lead_Tracker_Id__c === leadId);
 const zohoRecord = (email: string, dc: "com" | "eu" = "com") => zoho.records(dc, "Leads").find((r) => r.fields.Email === email);
 
