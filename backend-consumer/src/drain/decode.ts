@@ -2,41 +2,35 @@
  * Turns a delivered queue body into a validated message, whatever form the transport gave it: a website QueueMessage,
  * or a team activity message (`kind: "activity"`, contracts/activity.ts) that shares the queue.
  */
+import type { z } from "zod";
 import { activityQueueMessageSchema, findUnstorable, isActivityMessage, queueMessageSchema, type ActivityQueueMessage, type QueueMessage } from "#contracts";
 
 export class MalformedMessage extends Error {
   override name = "MalformedMessage";
 }
 
-/**
- * Bodies arrive as parsed JSON (local push path, `contentType: "json"`), as JSON text, or as base64 of either
- * (HTTP pull with `CF-Content-Type` other than json). The pull client decodes base64 before calling this.
- */
-export function decodeMessage(body: unknown): QueueMessage {
-  return websiteMessage(parseBody(body));
-}
-
-function websiteMessage(value: unknown): QueueMessage {
-  const parsed = queueMessageSchema.safeParse(value);
+/** `value` as `schema` reads it, or MalformedMessage naming the first problem. */
+function validated<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new MalformedMessage(`invalid queue message: ${issue ? `${issue.path.join(".")} ${issue.message}` : "unknown"}`);
+    throw new MalformedMessage(`invalid ${what}: ${issue ? `${issue.path.join(".")} ${issue.message}` : "unknown"}`);
   }
   return parsed.data;
 }
 
 export type DecodedMessage = { kind: "website"; message: QueueMessage } | { kind: "activity"; message: ActivityQueueMessage };
 
-/** A delivered body of either kind; an activity message that does not validate is malformed like any other. */
+/**
+ * A delivered body of either kind; an activity message that does not validate is malformed like any other. Bodies
+ * arrive as parsed JSON (local push path, `contentType: "json"`), as JSON text, or as base64 of either (HTTP pull with
+ * `CF-Content-Type` other than json). The pull client decodes base64 before calling this.
+ */
 export function decodeDelivery(body: unknown): DecodedMessage {
   const value = parseBody(body);
-  if (!isActivityMessage(value)) return { kind: "website", message: websiteMessage(value) };
-  const parsed = activityQueueMessageSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new MalformedMessage(`invalid activity message: ${issue ? `${issue.path.join(".")} ${issue.message}` : "unknown"}`);
-  }
-  return { kind: "activity", message: parsed.data };
+  return isActivityMessage(value)
+    ? { kind: "activity", message: validated(activityQueueMessageSchema, value, "activity message") }
+    : { kind: "website", message: validated(queueMessageSchema, value, "queue message") };
 }
 
 /** JSON text or bytes parsed; anything else as it is. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeMessage, MalformedMessage } from "./decode.ts";
+import { decodeDelivery, MalformedMessage } from "./decode.ts";
 import { retryDelaySeconds } from "./process-batch.ts";
 import { toEventDocuments } from "../store/events.ts";
 
@@ -15,7 +15,14 @@ const message = {
   ],
 };
 
-describe("decodeMessage", () => {
+/** A website message as the drain decodes it (an activity message here would be a mistake of the test). */
+function decodeMessage(body: unknown) {
+  const decoded = decodeDelivery(body);
+  if (decoded.kind !== "website") throw new Error("expected a website message");
+  return decoded.message;
+}
+
+describe("decodeDelivery", () => {
   it("reads a parsed object, JSON text and JSON bytes alike", () => {
     for (const body of [message, JSON.stringify(message), new TextEncoder().encode(JSON.stringify(message))]) {
       expect(decodeMessage(body).siteId).toBe("site-a");
