@@ -11,12 +11,13 @@
  *   Team queries read one document per day: the MongoDB-compatible test server answers `_id: { $in }` in time
  *   quadratic in the list's length, so reading hundreds of user-day documents would not do.
  */
-import { MongoBulkWriteError, type Db } from "mongodb";
+import type { Db } from "mongodb";
 import type { ActivityQueueMessage } from "#contracts";
 import { GUARD_KEEP, guardKey } from "../rollups/store.ts";
-import { COLLECTIONS, DUPLICATE_KEY, writeErrorsOf } from "../store/mongo.ts";
+import { COLLECTIONS } from "../store/mongo.ts";
 import { applyVersioned, type Step } from "../store/versioned.ts";
-import { classifyWriteCode, type ErrorKind } from "../drain/errors.ts";
+import { refusalsOf, type ErrorKind } from "../drain/errors.ts";
+import { insertUnordered } from "../store/events.ts";
 import {
   applyEvents,
   briefEntry,
@@ -89,25 +90,9 @@ export async function findByIds<D>(db: Db, collection: string, ids: string[], pr
 export async function storeActivity(db: Db, items: ActivityItem[]): Promise<Map<string, { kind: ErrorKind; error: string }>> {
   const docs: ActivityEventDocument[] = [];
   for (const { id, message } of items) docs.push(...toActivityDocuments(message.actor, message.receivedAt, message.events, id));
-  const refused = new Map<string, { kind: ErrorKind; error: string }>();
-  const duplicates: number[] = [];
-  if (docs.length) {
-    try {
-      await db.collection<ActivityEventDocument>(COLLECTIONS.activityEvents).insertMany(docs.map((d) => ({ ...d })) as never, { ordered: false });
-    } catch (err) {
-      const errors = err instanceof MongoBulkWriteError ? writeErrorsOf(err) : [];
-      if (errors.length === 0) throw err;
-      for (const we of errors) {
-        if (we.code === DUPLICATE_KEY) duplicates.push(we.index);
-        else {
-          const msg = docs[we.index]!.msg;
-          const kind = classifyWriteCode(we.code);
-          if (!refused.has(msg) || kind === "deterministic") refused.set(msg, { kind, error: we.errmsg ?? "write error" });
-        }
-      }
-    }
-  }
-  const owned = await ownedEvents(db, docs, duplicates, refused);
+  const result = await insertUnordered(db, COLLECTIONS.activityEvents, docs);
+  const refused = refusalsOf(result.failed, (i) => docs[i]!.msg);
+  const owned = await ownedEvents(db, docs, result.duplicateIndexes, refused);
   await applyActivityRollups(db, owned);
   return refused;
 }

@@ -87,6 +87,20 @@ const DRIVER_TRANSIENT = [
   MongoOperationTimeoutError,
 ];
 
+/**
+ * The messages whose documents the server refused one by one, with the kind of each refusal: one deterministic
+ * refusal decides the message, otherwise the first is kept. `ownerOf`: the message of the document at an index.
+ */
+export function refusalsOf(failed: { index: number; code?: number; error: Error }[], ownerOf: (index: number) => string): Map<string, { kind: ErrorKind; error: string }> {
+  const refused = new Map<string, { kind: ErrorKind; error: string }>();
+  for (const f of failed) {
+    const id = ownerOf(f.index);
+    const kind = classifyWriteCode(f.code);
+    if (!refused.has(id) || kind === "deterministic") refused.set(id, { kind, error: f.error.message });
+  }
+  return refused;
+}
+
 /** Classifies a per-document write error by its server code alone. */
 export function classifyWriteCode(code: number | undefined): ErrorKind {
   if (code !== undefined && TRANSIENT_CODES.has(code)) return "transient";

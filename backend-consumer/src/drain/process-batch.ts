@@ -23,7 +23,7 @@ import { applyContributions } from "../rollups/store.ts";
 import type { SuppressionFilter } from "../privacy/suppression.ts";
 import { storeActivity } from "../activity/store.ts";
 import { decodeDelivery, MalformedMessage, splitUnstorable } from "./decode.ts";
-import { classifyWriteCode, classifyWriteError, errorMessage, type ErrorKind } from "./errors.ts";
+import { classifyWriteError, errorMessage, refusalsOf, type ErrorKind } from "./errors.ts";
 
 export interface Delivery {
   id: string;
@@ -213,13 +213,7 @@ async function writeMessages(db: Db, items: Item[]): Promise<Refusals> {
     }
   }
   const result = await insertEvents(db, docs);
-  const refused = new Map<string, { kind: ErrorKind; error: string }>();
-  for (const f of result.failed) {
-    const id = owner[f.index]!;
-    const kind = classifyWriteCode(f.code);
-    // one deterministic refusal decides the message; otherwise keep the first
-    if (!refused.has(id) || kind === "deterministic") refused.set(id, { kind, error: f.error.message });
-  }
+  const refused = refusalsOf(result.failed, (i) => owner[i]!);
   // Sessions and leads from every stored event, new or redelivered: those writes are idempotent themselves.
   const stored = docs.filter((_, i) => !refused.has(owner[i]!));
   // Leads read their session's attribution, so sessions go first (applyLeads waits for them); the rollups depend on

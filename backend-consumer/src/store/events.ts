@@ -84,12 +84,15 @@ export interface InsertResult {
  * stored). Any other per-document error is reported by index; an error that is not per-document (connection lost,
  * server down) is thrown, because nothing about the batch's fate is known.
  */
-export async function insertEvents(db: Db, docs: EventDocument[]): Promise<InsertResult> {
+export const insertEvents = (db: Db, docs: EventDocument[]): Promise<InsertResult> => insertUnordered(db, COLLECTIONS.events, docs);
+
+/** `insertEvents` into any collection of documents with their own `_id` (team activity's events too). */
+export async function insertUnordered(db: Db, collection: string, docs: object[]): Promise<InsertResult> {
   if (docs.length === 0) return { inserted: 0, duplicates: 0, duplicateIndexes: [], failed: [] };
   // insertMany mutates its input by adding _id; copy so a retry of the same documents stays clean.
   const batch = docs.map((d) => ({ ...d }));
   try {
-    const res = await db.collection<EventDocument>(COLLECTIONS.events).insertMany(batch as never, { ordered: false });
+    const res = await db.collection(collection).insertMany(batch as never, { ordered: false });
     return { inserted: res.insertedCount, duplicates: 0, duplicateIndexes: [], failed: [] };
   } catch (err) {
     if (!(err instanceof MongoBulkWriteError)) throw err;
