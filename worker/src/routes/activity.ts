@@ -27,15 +27,14 @@ import {
   type Actor,
   type RejectedEvent,
 } from "#contracts";
-import { ApiError, InvalidBatch, InvalidJson, NoValidEvents, PayloadTooLarge, TooManyEvents, UnsupportedMediaType } from "../lib/errors.ts";
+import { ApiError, InvalidBatch, NoValidEvents, PayloadTooLarge, TooManyEvents } from "../lib/errors.ts";
 import { requireClientWithinLimit, requireSiteClientWithinLimit } from "../lib/guard.ts";
 import { clientKey } from "../lib/enrich.ts";
-import { errorText, workerLog } from "../lib/log.ts";
+import { enqueue, parseJsonBody, requireJsonMediaType } from "../lib/ingest-body.ts";
+import { workerLog } from "../lib/log.ts";
 import { DEFAULT_PAGE_NAMES, normalisePath, pageNameIn } from "../../../contracts/activity-path.ts";
 import { configuredPageNames } from "./activity-script.ts";
 
-const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
-const decoder = new TextDecoder();
 
 export const ActivityNotConfigured = (): ApiError =>
   new ApiError(404, "activity_not_configured", "Team activity is not configured at this edge (ACTIVITY_TOKEN_PUBLIC_KEY).");
@@ -97,14 +96,6 @@ function normalised(event: ActivityEvent, names: Record<string, string>): Activi
   return { ...event, path, page: pageNameIn(path, names) };
 }
 
-function parseBody(bytes: ArrayBuffer): unknown {
-  try {
-    return JSON.parse(decoder.decode(bytes));
-  } catch {
-    throw InvalidJson();
-  }
-}
-
 export const activityRoute = new Hono<{ Bindings: Env }>();
 
 activityRoute.use(
@@ -121,14 +112,13 @@ activityRoute.post(
     },
   }),
   async function ingestActivity(c) {
-    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-    if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) throw UnsupportedMediaType();
+    requireJsonMediaType(c.req.header("content-type"));
     const pem = String(c.env.ACTIVITY_TOKEN_PUBLIC_KEY ?? "").trim();
     if (!pem) throw ActivityNotConfigured();
 
     const client = clientKey(c.req.header("cf-connecting-ip") ?? null);
     await requireClientWithinLimit(c.env, client);
-    const body = parseBody(await c.req.arrayBuffer());
+    const body = parseJsonBody(await c.req.arrayBuffer());
     const token = (body as { token?: unknown } | null)?.token;
     if (typeof token !== "string" || !token) throw ActorTokenMissing();
     const envelope = activityEnvelopeSchema.safeParse(body);
@@ -159,12 +149,7 @@ activityRoute.post(
     if (accepted.length === 0) throw NoValidEvents(rejected);
 
     const message: ActivityQueueMessage = { v: QUEUE_MESSAGE_VERSION, kind: "activity", receivedAt: Date.now(), actor, events: accepted };
-    try {
-      await c.env.EVENTS.send(message, { contentType: "json" });
-    } catch (cause) {
-      workerLog(c.env, { reqId: c.req.header("cf-ray") }).error("queue send failed", { tenantId: actor.tenantId, error: errorText(cause) });
-      throw new ApiError(503, "queue_unavailable", "Events could not be queued; retry later.", { retryAfter: 5 });
-    }
+    await enqueue(c.env, c.req.header("cf-ray"), message, { tenantId: actor.tenantId });
     return c.json({ accepted: accepted.length, rejected }, 202);
   },
 );

@@ -15,36 +15,10 @@ import {
   type QueueMessage,
 } from "#contracts";
 import { anonymiseIp, clientKey, geoFromCf } from "../lib/enrich.ts";
-import {
-  ApiError,
-  EmptyBatch,
-  InvalidBatch,
-  InvalidJson,
-  NoValidEvents,
-  PayloadTooLarge,
-  TooManyEvents,
-  UnsupportedMediaType,
-} from "../lib/errors.ts";
+import { EmptyBatch, InvalidBatch, NoValidEvents, PayloadTooLarge, TooManyEvents } from "../lib/errors.ts";
 import { requireClientWithinLimit, requireSender, requireSite, requireSiteClientWithinLimit, requireSiteWithinLimits } from "../lib/guard.ts";
 import { validateBatch, withTrustedTimes } from "../lib/validate-batch.ts";
-import { errorText, workerLog } from "../lib/log.ts";
-
-const ACCEPTED_MEDIA_TYPES = new Set(["application/json", "text/plain", ""]);
-
-const decoder = new TextDecoder();
-
-/**
- * The body as JSON. Read as bytes and decoded here (as `text()` would, invalid UTF-8 replaced): workerd warns on
- * every `text()` of a body whose content type does not say text, and beacons without a type are normal traffic.
- */
-function parseBody(bytes: ArrayBuffer): unknown {
-  const text = decoder.decode(bytes);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw InvalidJson();
-  }
-}
+import { enqueue, parseJsonBody, requireJsonMediaType } from "../lib/ingest-body.ts";
 
 export const eventsRoute = new Hono<{ Bindings: Env }>();
 
@@ -69,13 +43,12 @@ eventsRoute.post(
     },
   }),
   async function ingest(c) {
-    const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-    if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) throw UnsupportedMediaType();
+    requireJsonMediaType(c.req.header("content-type"));
 
     const clientIp = c.req.header("cf-connecting-ip") ?? null;
     const client = clientKey(clientIp);
     await requireClientWithinLimit(c.env, client);
-    const envelope = ingestRequestSchema.safeParse(parseBody(await c.req.arrayBuffer()));
+    const envelope = ingestRequestSchema.safeParse(parseJsonBody(await c.req.arrayBuffer()));
     if (!envelope.success) throw InvalidBatch("Expected { siteKey: string, events: [...] }.");
     const { events, sentAt } = envelope.data;
     const siteKey = envelope.data.siteKey.toLowerCase();
@@ -103,12 +76,7 @@ eventsRoute.post(
       ua: c.req.header("user-agent")?.slice(0, 512) ?? null,
       events: withTrustedTimes(verdict.accepted, receivedAt, sentAt),
     };
-    try {
-      await c.env.EVENTS.send(message, { contentType: "json" });
-    } catch (cause) {
-      workerLog(c.env, { reqId: c.req.header("cf-ray") }).error("queue send failed", { siteId: site.siteId, error: errorText(cause) });
-      throw new ApiError(503, "queue_unavailable", "Events could not be queued; retry later.", { retryAfter: 5 });
-    }
+    await enqueue(c.env, c.req.header("cf-ray"), message, { siteId: site.siteId });
     const body: IngestResponse = { accepted: verdict.accepted.length, rejected: verdict.rejected };
     return c.json(body, 202);
   },
